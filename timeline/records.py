@@ -44,6 +44,12 @@ class SpottedClip:
     prompt: str
     otio_path: tuple[int, ...] = ()  # child indices from the timeline's top stack to the clip
     extra: dict[str, Any] = field(default_factory=dict)
+    # The media range in the media's own time: frames at `media_rate` counted from 00:00:00:00
+    # of the media's timecode (e.g. 86501 for a source in at 01:00:04:05 at 24 fps).
+    media_rate: Fraction | None = None
+    media_start_frame: float = 0.0
+    media_duration_frames: float = 0.0
+    media_timecode: str = ""  # source in as timecode, "" when the media rate has none
 
     @property
     def record_duration_s(self) -> float:

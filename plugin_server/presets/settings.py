@@ -6,7 +6,10 @@ frozen `GenerationSettings`; code below this module never reads YAML or env vars
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from functools import cache
 from typing import Any, Literal
 
 ADAPTIVE = "adaptive"
@@ -27,6 +30,12 @@ class GenerationSettings:
     The first seven are the deployment guide's; the rest are this engine's memory switches.
     `max_audio_duration` is seconds per generated window, or "adaptive" (fit the clip within the
     model's limit). `cache_clear_interval` is a chunk size in frames for visual encoding, or None.
+
+    `use_half_precision` is the compute precision, whatever the weights on disk hold: with FP16
+    (or BF16) weights on disk, `use_half_precision: false` means FP32 compute, the weights being
+    upcast once at load (twice the weight memory of half precision); `true` computes in
+    `half_precision_dtype`. `enable_gradient_checkpointing` only matters when training; at
+    inference no activations are kept for a backward pass, so it changes neither memory nor time.
     """
 
     frame_sampling_rate: float = 8.0
@@ -47,12 +56,16 @@ class GenerationSettings:
     negative_prompt: str = "noisy, harsh"
 
     def with_overrides(
-        self, overrides: dict[str, Any], source: str = "overrides"
+        self,
+        overrides: Mapping[str, Any],
+        source: str = "overrides",
+        lines: Mapping[str, int] | None = None,
     ) -> GenerationSettings:
-        """Return a copy with `overrides` applied, validated as a preset file would be."""
-        merged = {f.name: getattr(self, f.name) for f in fields(self)}
-        merged.update(_validated(overrides, source))
-        return replace(self, **merged)
+        """Return a copy with `overrides` applied, validated as a preset file would be.
+
+        `lines` maps a key to its 1-based line in `source`, so errors can point at it.
+        """
+        return replace(self, **_validated(overrides, source, lines or {}))
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -65,8 +78,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "cache_clear_interval": (1, 100_000),
     "guidance_scale": (0.0, 30.0),
     "vae_chunk_seconds": (0.5, 600.0),
-    # The model's window limit: the reference cuts at 15 s; longer windows are refused here,
-    # longer clips are generated in several windows.
+    # The guide's longest window is 60 s (the authors' own reader stops at 15 s); longer windows
+    # are refused here, and clips longer than a window are generated in several windows.
     "max_audio_duration": (1.0, 60.0),
 }
 
@@ -77,20 +90,28 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _validated(values: dict[str, Any], source: str) -> dict[str, Any]:
-    known = {f.name: f for f in fields(GenerationSettings)}
+@cache
+def parameter_names() -> tuple[str, ...]:
+    """Every key a preset's `parameters` mapping may hold."""
+    return tuple(f.name for f in fields(GenerationSettings))
+
+
+def _validated(values: Mapping[str, Any], source: str, lines: Mapping[str, int]) -> dict[str, Any]:
+    known = parameter_names()
     out: dict[str, Any] = {}
     for key, value in values.items():
+        where = f"{source} line {lines[key]}" if key in lines else source
         if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise PresetError(
-                f"{source}: unknown key {key!r}; known keys are {', '.join(sorted(known))}"
+                f"{where}: unknown key {key!r}{hint}; known keys are {', '.join(sorted(known))}"
             )
-        out[key] = _check_value(key, value, source)
+        out[key] = _check_value(key, value, f"{where}: {key}")
     return out
 
 
-def _check_value(key: str, value: Any, source: str) -> Any:
-    where = f"{source}: {key}"
+def _check_value(key: str, value: Any, where: str) -> Any:
     if key in ("use_half_precision", "stagewise_offload", "fp8_weights"):
         if not isinstance(value, bool):
             raise PresetError(f"{where} must be true or false, got {value!r}")
@@ -124,8 +145,10 @@ def _check_value(key: str, value: Any, source: str) -> Any:
     return int(value) if integer else float(value)
 
 
-def settings_from_mapping(values: dict[str, Any], source: str) -> GenerationSettings:
+def settings_from_mapping(
+    values: Mapping[str, Any], source: str, lines: Mapping[str, int] | None = None
+) -> GenerationSettings:
     """Build settings from a parsed YAML mapping; unknown keys and bad values raise PresetError."""
-    if not isinstance(values, dict):
+    if not isinstance(values, Mapping):
         raise PresetError(f"{source}: a preset must be a mapping of parameter names to values")
-    return GenerationSettings(**_validated(values, source))
+    return GenerationSettings(**_validated(values, source, lines or {}))

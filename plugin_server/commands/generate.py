@@ -1,0 +1,174 @@
+"""`foley-server generate TIMELINE -o OUT`: the server's pipeline, in this process.
+
+Audio files go in `<OUT stem>_audio/` beside OUT unless --audio-dir says otherwise; the result
+timeline refers to them. Exit status: 0 when every clip got audio (skipped clips aside), 1 when
+some clips failed (the result holds the others), 2 for unusable input or options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from plugin_server.commands._options import (
+    OptionError,
+    add_engine_arguments,
+    add_media_arguments,
+    engine_choice,
+    media_maps,
+    media_roots,
+)
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("timeline", type=Path, help="timeline file (OTIO, XML, FCPXML, AAF, EDL)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="result timeline path")
+    parser.add_argument(
+        "--audio-dir", type=Path, help="where the audio files go (default: <OUT stem>_audio/)"
+    )
+    parser.add_argument("--format", dest="result_format", help="result timeline format")
+    parser.add_argument("--input-format", help="the timeline's format when guessing fails")
+    parser.add_argument("--timeline-name", help="which timeline of a file that holds several")
+    add_engine_arguments(parser, default_preset="default")
+    add_media_arguments(parser, root_help="folder searched for media by base name (repeatable)")
+    prompts = parser.add_argument_group("what to generate")
+    prompts.add_argument("--prompt", default="", help="prompt for every clip")
+    prompts.add_argument("--negative-prompt", default="", help="what to avoid")
+    prompts.add_argument(
+        "--track", action="append", default=[], help="video track to spot: V1, 1 or a name"
+    )
+    prompts.add_argument("--handles", type=int, default=0, help="extra frames of audio each side")
+    audio = parser.add_argument_group("audio files")
+    audio.add_argument("--container", choices=("wav", "flac"), default="wav")
+    audio.add_argument("--sample-format", choices=("pcm24", "float32"), default="pcm24")
+    audio.add_argument("--channels", type=int, choices=(1, 2), default=1)
+    audio.add_argument("--loudness", type=float, metavar="LUFS", help="normalise to this loudness")
+    cache = parser.add_argument_group("cache")
+    cache.add_argument("--cache-dir", type=Path, help="result cache folder (default: none)")
+    cache.add_argument("--workers", type=int, help="CPU workers (GPUs get one each)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except OptionError as error:
+        print(f"foley-server generate: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from plugin_server.engines.base import EngineError
+    from plugin_server.engines.registry import EngineConfig, create_engine
+    from plugin_server.pipeline.devices import DeviceUnavailable
+    from plugin_server.pipeline.errors import PipelineError
+    from plugin_server.pipeline.local import LocalRun
+    from plugin_server.pipeline.request import AudioSpec, GenerationRequest
+    from plugin_server.presets import PresetError
+    from timeline.errors import TimelineError
+
+    choice = engine_choice(args)
+    output = args.output.resolve()
+    audio_dir = (args.audio_dir or output.parent / f"{output.stem}_audio").resolve()
+    try:
+        request = GenerationRequest(
+            engine=choice.engine,
+            preset=choice.preset,
+            parameters=choice.parameters,
+            prompt=args.prompt,
+            negative_prompt=args.negative_prompt,
+            seed=choice.seed,
+            tracks=tuple(args.track),
+            handles_frames=args.handles,
+            audio=AudioSpec(
+                container=args.container,
+                sample_format=args.sample_format,
+                channels=args.channels,
+                loudness_target_lufs=args.loudness,
+            ),
+            result_format=args.result_format,
+            use_cache=args.cache_dir is not None,
+        )
+        local = LocalRun(
+            engine_config=EngineConfig(
+                weights_dir=choice.weights_dir,
+                device=choice.device,
+                options=choice.engine_options,
+            ),
+            engine_factory=create_engine,
+            device=choice.device,
+            workers=args.workers,
+            cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+        )
+    except (PipelineError, DeviceUnavailable) as error:
+        raise OptionError(str(error)) from error
+    progress = None if args.quiet else _progress_printer()
+    try:
+        with local:
+            result = local.generate(
+                args.timeline,
+                request,
+                output=output,
+                audio_dir=audio_dir,
+                media_roots=media_roots(args),
+                media_maps=media_maps(args),
+                input_format=args.input_format,
+                timeline_name=args.timeline_name,
+                on_event=progress,
+                cancel=threading.Event(),
+            )
+    except (PipelineError, TimelineError, PresetError, EngineError) as error:
+        print(f"foley-server generate: {error}", file=sys.stderr)
+        return 2
+    summary = result.summary
+    print(f"result timeline: {output}")
+    print(f"audio files:     {audio_dir}")
+    print(
+        f"clips: {summary.clips_generated} generated, {summary.clips_cached} from cache, "
+        f"{summary.clips_skipped} skipped, {summary.clips_failed} failed "
+        f"in {summary.elapsed_s:.1f} s"
+    )
+    return 1 if summary.clips_failed or summary.clips_cancelled else 0
+
+
+def _progress_printer():  # type: ignore[no-untyped-def]
+    from plugin_server.pipeline.events import (
+        ClipFailed,
+        ClipFinished,
+        ClipProgressed,
+        JobFinished,
+        JobStarted,
+    )
+    from plugin_server.progress import ProgressDisplay
+
+    display = ProgressDisplay()
+    labels: dict[str, str] = {}
+
+    def on_event(event) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(event, JobStarted):
+            plan = event.plan
+            labels.update({c.clip_id: f"V{c.track_index} {c.name}" for c in plan.clips})
+            labels.update({p.clip_id: f"{p.track_name} {p.name}" for p in plan.problems})
+            display.start(
+                [(c.clip_id, labels[c.clip_id]) for c in plan.clips],
+                header=f"{len(plan.clips)} clips, engine {plan.engine}, preset {plan.preset}",
+            )
+        elif isinstance(event, ClipProgressed):
+            display.progress(event.clip_id, event.stage, event.percent)
+        elif isinstance(event, ClipFinished):
+            outcome = event.outcome
+            how = "from cache" if outcome.from_cache else f"generated in {outcome.elapsed_s:.1f} s"
+            display.finished(outcome.clip_id, f"{how} -> {outcome.file_name}")
+        elif isinstance(event, ClipFailed):
+            problem = event.problem
+            labels.setdefault(problem.clip_id, problem.name)
+            display.finished(problem.clip_id, f"{problem.kind}: {problem.reason}")
+        elif isinstance(event, JobFinished):
+            display.close()
+
+    return on_event

@@ -1,0 +1,424 @@
+"""One clip through the whole model: text and picture features, windows, sampling, decoding.
+
+Stages (each timed in the report): `text` (CLAP), `frames` (decode + SigLIP2 + Synchformer),
+`sampling` (the transformer under the Euler/CFG sampler, window batch by window batch),
+`decode` (DAC-VAE, per continuous run of windows, then the join). The audio is exactly
+`request.num_samples` long by default; with reference sampling it is the reference's 960*T.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from plugin_server.engines.base import (
+    CancelToken,
+    Cancelled,
+    ClipAudio,
+    ClipRequest,
+    EngineError,
+    EngineReport,
+    ProgressCallback,
+)
+from plugin_server.engines.hunyuan.denoiser import Conditions, GuidedTransformer
+from plugin_server.engines.hunyuan.features import (
+    ClipFeatures,
+    FrameEncoder,
+    ReferenceFeatures,
+    clip_grid_count,
+    encode_reference_video,
+)
+from plugin_server.engines.hunyuan.frame_sampling import (
+    REFERENCE_CAP_S,
+    FrameSamplingError,
+    sync_segment_count,
+)
+from plugin_server.engines.hunyuan.models import ModelSet
+from plugin_server.engines.hunyuan.options import EngineOptions
+from plugin_server.engines.hunyuan.sampler import (
+    EulerSampler,
+    FlowSchedule,
+    KnownLatent,
+    initial_noise,
+)
+from plugin_server.engines.hunyuan.windowing import (
+    MODEL_WINDOW_LIMIT_S,
+    Window,
+    WindowPlan,
+    plan_windows,
+    window_limit_frames,
+)
+from plugin_server.media.windows import AudioWindow, join_windows
+
+log = logging.getLogger(__name__)
+
+# Share of the progress bar per stage, in order.
+_PROGRESS = {"text": (0.0, 2.0), "frames": (2.0, 15.0), "sampling": (15.0, 92.0)}
+_PROGRESS["decode"] = (92.0, 100.0)
+
+
+@dataclass
+class StageClock:
+    """Seconds per stage, and progress reports scaled into each stage's share."""
+
+    progress: ProgressCallback | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.report(name, 0.0)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+        self.report(name, 1.0)
+
+    def report(self, name: str, fraction: float) -> None:
+        if self.progress is not None:
+            low, high = _PROGRESS[name]
+            self.progress(name, low + (high - low) * min(max(fraction, 0.0), 1.0))
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What the transformer sees of the clip, whichever way it was obtained."""
+
+    features: ClipFeatures | None = None
+    reference: ReferenceFeatures | None = None
+
+
+def generate_clip(
+    models: ModelSet,
+    request: ClipRequest,
+    options: EngineOptions,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ClipAudio:
+    """Generate `request`'s audio with `models`; see the module docstring."""
+    settings = request.settings
+    device = models.device
+    clock = StageClock(progress)
+    notes: list[str] = list(models.precision.notes)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    hop = models.vae.hop_length
+    latent_rate = models.config.transformer.audio_frame_rate
+
+    _check_cancel(cancel, "before text encoding")
+    negative = request.negative_prompt or settings.negative_prompt
+    with clock.stage("text"), models.on_device(models.clap):
+        text = models.clap.encode(request.prompt, negative)
+
+    _check_cancel(cancel, "before frame encoding")
+    with clock.stage("frames"), models.on_device(models.siglip, models.synchformer):
+        picture = _picture(models, request, options, cancel)
+    if picture.features is not None:
+        notes.extend(picture.features.notes)
+    if picture.features is None and picture.reference is None:
+        notes.append("no frames for this clip: generated from the prompt alone")
+
+    if picture.reference is not None:
+        total_frames = picture.reference.lengths.latent_frames
+        num_samples = picture.reference.lengths.audio_samples
+        plan = plan_windows(total_frames, total_frames, 0)
+        notes.append(
+            f"reference sampling: {picture.reference.lengths.n25} frames at 25 fps -> "
+            f"{total_frames} latent frames, {num_samples} samples (the official length, "
+            f"capped at {REFERENCE_CAP_S:g} s, not the clip's {request.duration_s:.3f} s)"
+        )
+    else:
+        num_samples = request.num_samples
+        if num_samples < 1:
+            raise EngineError(f"clip {request.clip_id}: duration {request.duration_s}s is empty")
+        total_frames = math.ceil(num_samples / hop)
+        plan = plan_windows(
+            total_frames,
+            window_limit_frames(settings, latent_rate),
+            round(options.window_overlap_s * latent_rate),
+            settings.batch_size,
+        )
+    noise, noise_source = _initial_noise(options.initial_noise, request, total_frames, models)
+
+    sampler = EulerSampler(
+        FlowSchedule(settings.diffusion_timesteps, models.config.diffusion.sample_flow_shift),
+        settings.guidance_scale,
+    )
+    models.transformer.attention_mode = settings.attention
+    latents: dict[int, torch.Tensor] = {}
+    steps_total = len(plan.batches) * settings.diffusion_timesteps
+    with clock.stage("sampling"), models.on_device(models.transformer):
+        for batch_number, batch in enumerate(plan.batches):
+            _check_cancel(cancel, f"before window batch {batch_number + 1}/{len(plan.batches)}")
+            windows = [plan.windows[i] for i in batch]
+            conditions = _conditions(models, picture, text, windows, request, latent_rate)
+            velocity = GuidedTransformer(
+                models.transformer, conditions, settings.cfg_mode, models.precision.autocast
+            )
+            window_noise = torch.cat([noise[..., w.start : w.end] for w in windows]).to(device)
+            known = _known_prefix(windows, latents, window_noise)
+            done_before = batch_number * settings.diffusion_timesteps
+
+            def on_step(done: int, _total: int, done_before: int = done_before) -> None:
+                clock.report("sampling", (done_before + done) / steps_total)
+
+            result = sampler.sample(
+                velocity, window_noise, known=known, cancel=cancel, on_step=on_step
+            )
+            for row, window in enumerate(windows):
+                latents[window.index] = result[row : row + 1].cpu()
+
+    _check_cancel(cancel, "before decoding")
+    with clock.stage("decode"), models.on_device(models.vae):
+        audio = _decode(models, plan, latents, settings.vae_chunk_seconds, latent_rate, hop)
+    samples = np.clip(audio[:num_samples], -1.0, 1.0).astype(np.float32)
+
+    notes.extend(_setting_notes(request, plan, latent_rate))
+    report = EngineReport(
+        engine="hunyuan",
+        model=f"HunyuanVideo-Foley {models.layout.model_size.upper()} ({models.layout.root})",
+        parameters=_parameters(models, request, options, plan, latent_rate, noise_source),
+        peak_memory_bytes=_peak_memory(device),
+        stage_seconds=dict(clock.seconds),
+        notes=tuple(notes),
+    )
+    return ClipAudio(samples=samples, sample_rate=request.sample_rate, report=report)
+
+
+def _picture(
+    models: ModelSet, request: ClipRequest, options: EngineOptions, cancel: CancelToken | None
+) -> Picture:
+    settings = request.settings
+    sync_autocast = (
+        torch.float16 if settings.use_half_precision and models.device.type == "cuda" else None
+    )
+    if options.reference_sampling:
+        path = _reference_path(request)
+        try:
+            reference = encode_reference_video(
+                path, models.siglip, models.synchformer, sync_autocast=sync_autocast
+            )
+        except (FrameSamplingError, ValueError) as error:
+            raise EngineError(f"clip {request.clip_id}: {error}") from error
+        return Picture(reference=reference)
+    if request.frames is None:
+        return Picture()
+    encoder = FrameEncoder(
+        models.siglip,
+        models.synchformer,
+        siglip_fps=settings.frame_sampling_rate,
+        chunk_frames=settings.cache_clear_interval,
+        sync_autocast=sync_autocast,
+        cancel=cancel,
+    )
+    try:
+        return Picture(features=encoder.encode(request.frames))
+    except ValueError as error:
+        raise EngineError(f"clip {request.clip_id}: {error}") from error
+
+
+def _reference_path(request: ClipRequest) -> Path:
+    """The whole video file behind the clip: the official pipeline reads a file from its start."""
+    span = getattr(request.frames, "span", None)
+    if span is None:
+        raise EngineError(
+            f"clip {request.clip_id}: reference sampling decodes the media file itself, but this "
+            "clip's frames do not come from a file"
+        )
+    if span.time_scalar != 1 or span.start_s > 1e-6:
+        raise EngineError(
+            f"clip {request.clip_id}: reference sampling reproduces the official pipeline on a "
+            f"whole file played forward from 0 s; this clip starts at {span.start_s:.3f} s at "
+            f"speed {span.time_scalar:g}. Turn reference sampling off for edited clips."
+        )
+    return Path(span.path)
+
+
+def _conditions(
+    models: ModelSet,
+    picture: Picture,
+    text: Any,
+    windows: list[Window],
+    request: ClipRequest,
+    latent_rate: int,
+) -> Conditions:
+    """Features of a batch of equally long windows, float32 on the device."""
+    clips, syncs = [], []
+    for window in windows:
+        clip, sync = _window_picture(models, picture, window, request, latent_rate)
+        clips.append(clip)
+        syncs.append(sync)
+    batch = len(windows)
+    device = models.device
+    return Conditions(
+        clip=torch.stack(clips).to(device),
+        sync=torch.stack(syncs).to(device),
+        text=text.cond.expand(batch, -1, -1).to(device),
+        negative_text=text.uncond.expand(batch, -1, -1).to(device),
+    )
+
+
+def _window_picture(
+    models: ModelSet, picture: Picture, window: Window, request: ClipRequest, latent_rate: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SigLIP2 [N8, D] and Synchformer [8*S, Ds] features of one window."""
+    if picture.reference is not None:
+        return picture.reference.clip, picture.reference.sync
+    start_s = window.start / latent_rate
+    duration_s = min(window.frames / latent_rate, request.duration_s - start_s)
+    first_frame = window.start // 2  # 50 latent frames/s -> 25 video frames/s
+    if picture.features is not None:
+        features = picture.features
+        frames_25 = min(window.frames // 2, features.sync_frames - first_frame)
+        return (
+            features.clip_grid(start_s, clip_grid_count(duration_s)),
+            features.sync_window(first_frame, frames_25),
+        )
+    clip, sync = models.transformer.empty_visual_features(
+        1, clip_grid_count(duration_s), 8 * max(1, sync_segment_count(window.frames // 2))
+    )
+    return clip[0].detach().float().cpu(), sync[0].detach().float().cpu()
+
+
+def _known_prefix(
+    windows: list[Window], latents: dict[int, torch.Tensor], noise: torch.Tensor
+) -> KnownLatent | None:
+    """Inpainting context for the first window of a batch: the previous window's overlap."""
+    first = windows[0]
+    if not first.context:
+        return None
+    previous = latents[first.index - 1]
+    values = torch.zeros_like(noise)
+    mask = torch.zeros(len(windows), 1, first.frames, dtype=torch.bool, device=noise.device)
+    values[0, :, : first.context] = previous[0, :, -first.context :].to(noise.device)
+    mask[0, :, : first.context] = True
+    return KnownLatent(values=values, mask=mask)
+
+
+def _decode(
+    models: ModelSet,
+    plan: WindowPlan,
+    latents: dict[int, torch.Tensor],
+    chunk_seconds: float | None,
+    latent_rate: int,
+    hop: int,
+) -> np.ndarray:
+    """Decode each continuous run of windows and join the runs with equal-power crossfades."""
+    chunk_frames = None if chunk_seconds is None else max(1, round(chunk_seconds * latent_rate))
+    pieces: list[np.ndarray] = []
+    spans: list[AudioWindow] = []
+    for number, run in enumerate(plan.runs):
+        windows = [plan.windows[i] for i in run]
+        parts = [latents[windows[0].index]]
+        parts += [latents[w.index][..., w.context :] for w in windows[1:]]
+        latent = torch.cat(parts, dim=-1).to(models.device)
+        with torch.inference_mode():
+            audio = models.vae.decode(latent, chunk_frames=chunk_frames)
+        pieces.append(audio[0, 0].float().cpu().numpy())
+        spans.append(
+            AudioWindow(number, windows[0].start * hop, len(pieces[-1]), models.vae.sample_rate)
+        )
+    if len(pieces) == 1:
+        return pieces[0]
+    return join_windows(pieces, spans, fade_samples=plan.overlap * hop)
+
+
+def _initial_noise(
+    path: Path | None, request: ClipRequest, total_frames: int, models: ModelSet
+) -> tuple[torch.Tensor, str]:
+    channels = models.config.transformer.audio_vae_latent_dim
+    shape = (1, channels, total_frames)
+    if path is None:
+        return initial_noise(request.seed, shape), f"seed {request.seed}"
+    try:
+        noise = load_file(str(path)).get("noise")
+    except (SafetensorError, OSError) as error:
+        raise EngineError(f"initial noise {path} cannot be read as safetensors: {error}") from error
+    if noise is None:
+        raise EngineError(f"initial noise {path} has no tensor named 'noise'")
+    if tuple(noise.shape) != shape:
+        raise EngineError(
+            f"initial noise {path} is {list(noise.shape)}; clip {request.clip_id} needs "
+            f"{list(shape)} ({total_frames} latent frames)"
+        )
+    return noise.float(), str(path)
+
+
+def _setting_notes(request: ClipRequest, plan: WindowPlan, latent_rate: int) -> list[str]:
+    settings = request.settings
+    notes = []
+    if settings.enable_gradient_checkpointing:
+        notes.append(
+            "enable_gradient_checkpointing: no effect at inference (no backward pass, so no "
+            "activations are kept to recompute); it only matters for fine-tuning"
+        )
+    if settings.batch_size > 1 and all(len(batch) == 1 for batch in plan.batches):
+        notes.append(f"batch_size {settings.batch_size}: no two windows to batch in this clip")
+    if plan.window_frames / latent_rate > MODEL_WINDOW_LIMIT_S + 1e-9:
+        notes.append(
+            f"windows of {plan.window_frames / latent_rate:.2f} s are longer than the "
+            f"{MODEL_WINDOW_LIMIT_S:g} s the reference generates at once"
+        )
+    return notes
+
+
+def _parameters(
+    models: ModelSet,
+    request: ClipRequest,
+    options: EngineOptions,
+    plan: WindowPlan,
+    latent_rate: int,
+    noise_source: str,
+) -> dict[str, Any]:
+    settings = request.settings
+    return {
+        "frame_sampling_rate": settings.frame_sampling_rate,
+        "use_half_precision": settings.use_half_precision,
+        "precision": models.precision.describe(),
+        "max_audio_duration": settings.max_audio_duration,
+        "window_s": plan.window_frames / latent_rate,
+        "windows": len(plan.windows),
+        "window_overlap_s": plan.overlap / latent_rate,
+        "continuous_runs": len(plan.runs),
+        "diffusion_timesteps": settings.diffusion_timesteps,
+        "guidance_scale": settings.guidance_scale,
+        "enable_gradient_checkpointing": settings.enable_gradient_checkpointing,
+        "batch_size": settings.batch_size,
+        "cache_clear_interval": settings.cache_clear_interval,
+        "cfg_mode": settings.cfg_mode,
+        "attention": settings.attention,
+        "stagewise_offload": models.offload,
+        "vae_chunk_seconds": settings.vae_chunk_seconds,
+        "fp8_weights": models.precision.fp8,
+        "negative_prompt": request.negative_prompt or settings.negative_prompt,
+        "seed": request.seed,
+        "initial_noise": noise_source,
+        "latent_frames": plan.total_frames,
+        "reference_sampling": options.reference_sampling,
+        "device": str(models.device),
+    }
+
+
+def _peak_memory(device: torch.device) -> int:
+    """Peak device memory on CUDA; on CPU the process's peak resident set size."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _check_cancel(cancel: CancelToken | None, where: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"cancelled {where}")

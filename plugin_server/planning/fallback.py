@@ -1,0 +1,296 @@
+"""On out-of-memory, release what the attempt held, step down one setting and try again.
+
+The ladder, in order: half precision, fewer steps, lower frame rate, shorter windows, then the
+quality-neutral savers (sequential guidance, chunked visual encoding, chunked VAE decode),
+stage-wise offload, and finally the CPU. Each retry changes one thing from the last attempt.
+A step the planner predicts would not lower the failing stage's peak is skipped (and listed as
+skipped): fewer sampler steps, for one, never lowers the peak of a sampler that keeps no
+trajectory. A clip therefore fails with out-of-memory only when no cheaper setting remains.
+
+Every attempt, failed or not, is recorded; the clip's `EngineReport` carries them in
+`parameters["fallback_attempts"]` and as readable `notes`, with the settings finally used.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from plugin_server.engines.base import (
+    CancelToken,
+    ClipAudio,
+    ClipRequest,
+    Engine,
+    EngineError,
+    EngineInfo,
+    ProgressCallback,
+)
+from plugin_server.planning.ceiling import DeviceOutOfMemory
+from plugin_server.planning.planner import ClipEstimate
+from plugin_server.planning.workload import window_seconds
+from plugin_server.presets.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+MIN_STEPS = 10
+MIN_WINDOW_S = 5.0
+MIN_FRAME_RATE = 1.0
+FIRST_VISUAL_CHUNK = 8  # frames (SigLIP2) or segments (Synchformer) per encoder call
+FIRST_VAE_CHUNK_S = 5.0
+MIN_VAE_CHUNK_S = 1.0
+
+Predictor = Callable[[GenerationSettings, float], ClipEstimate]
+"""The planner bound to a model and device: (settings, clip seconds) -> estimate."""
+
+
+@dataclass(frozen=True)
+class StepDown:
+    """One change from the previous attempt's settings; `settings` is the result."""
+
+    name: str
+    settings: GenerationSettings
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at a clip: what ran, where, and how it ended ("ok" or "out of memory")."""
+
+    step: str
+    device: str
+    settings: GenerationSettings
+    outcome: str
+    seconds: float
+    stage: str = ""
+    message: str = ""
+    predicted_peak_bytes: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "step": self.step,
+            "device": self.device,
+            "outcome": self.outcome,
+            "seconds": round(self.seconds, 3),
+            "stage": self.stage,
+            "message": self.message,
+            "predicted_peak_bytes": self.predicted_peak_bytes,
+            "settings": self.settings.to_dict(),
+        }
+
+    def describe(self) -> str:
+        where = f" in stage {self.stage}" if self.stage else ""
+        return f"{self.step} on {self.device}: {self.outcome}{where}"
+
+
+def step_downs(settings: GenerationSettings, duration_s: float) -> list[StepDown]:
+    """Every single-setting step down from `settings`, in ladder order (the CPU excluded)."""
+    steps: list[StepDown] = []
+
+    def add(name: str, **changes: object) -> None:
+        steps.append(StepDown(name, replace(settings, **changes)))
+
+    if not settings.use_half_precision:
+        add("half precision", use_half_precision=True)
+    if settings.diffusion_timesteps > MIN_STEPS:
+        add("fewer steps", diffusion_timesteps=max(MIN_STEPS, settings.diffusion_timesteps // 2))
+    if settings.frame_sampling_rate > MIN_FRAME_RATE:
+        add(
+            "lower frame rate",
+            frame_sampling_rate=max(MIN_FRAME_RATE, settings.frame_sampling_rate / 2),
+        )
+    window = window_seconds(settings, duration_s)
+    if window > MIN_WINDOW_S:
+        add("shorter windows", max_audio_duration=max(MIN_WINDOW_S, window / 2))
+    if settings.cfg_mode == "batched":
+        add("sequential guidance", cfg_mode="sequential")
+    chunk = settings.cache_clear_interval
+    if chunk is None or chunk > 1:
+        add(
+            "chunked visual encoding",
+            cache_clear_interval=max(1, chunk // 2) if chunk else FIRST_VISUAL_CHUNK,
+        )
+    vae_chunk = settings.vae_chunk_seconds
+    if vae_chunk is None or vae_chunk > MIN_VAE_CHUNK_S:
+        add(
+            "chunked VAE decode",
+            vae_chunk_seconds=max(MIN_VAE_CHUNK_S, vae_chunk / 2)
+            if vae_chunk
+            else FIRST_VAE_CHUNK_S,
+        )
+    if not settings.stagewise_offload:
+        add("stage-wise offload", stagewise_offload=True)
+    return steps
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for our injected DeviceOutOfMemory and for torch's CUDA OutOfMemoryError."""
+    if isinstance(error, DeviceOutOfMemory):
+        return True
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.OutOfMemoryError)
+
+
+def release_device_memory() -> None:
+    """Collect unreachable tensors and hand cached CUDA blocks back to the driver."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _forget(error: BaseException) -> None:
+    """Drop every reference the exception keeps to the failed attempt's frames and tensors."""
+    for chained in (error, error.__context__, error.__cause__):
+        if chained is not None and chained.__traceback__ is not None:
+            traceback.clear_frames(chained.__traceback__)
+            chained.__traceback__ = None
+    error.__context__ = error.__cause__ = None
+    # An interactive session or a debugger hook may have stashed it here too.
+    for name in ("last_exc", "last_value", "last_traceback", "last_type"):
+        if getattr(sys, name, None) is not None:
+            setattr(sys, name, None)
+
+
+class OomFallbackEngine:
+    """Wraps an engine so that a clip that runs out of device memory steps down and retries.
+
+    `predict` is the planner bound to the engine's model and device (None: no skipping).
+    `cpu_engine` builds the same engine on the CPU for the last step (None: no CPU step).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        predict: Predictor | None = None,
+        cpu_engine: Callable[[], Engine] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._predict = predict
+        self._cpu_engine = cpu_engine
+        self.name = engine.name
+
+    def info(self) -> EngineInfo:
+        return self._engine.info()
+
+    def generate(
+        self,
+        request: ClipRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ClipAudio:
+        """Generate `request`, stepping down on out-of-memory; the report lists the attempts."""
+        attempts: list[Attempt] = []
+        skipped: list[str] = []
+        engine, device = self._engine, self._engine.info().device
+        step = StepDown("as requested", request.settings)
+        while True:
+            started = time.perf_counter()
+            predicted = self._peak(step.settings, request.duration_s)
+            failure: tuple[str, str] | None = None
+            try:
+                audio = engine.generate(
+                    replace(request, settings=step.settings), progress=progress, cancel=cancel
+                )
+            except Exception as error:
+                if not is_out_of_memory(error):
+                    raise
+                failure = (getattr(error, "stage", ""), str(error).splitlines()[0])
+                _forget(error)
+                del error
+            seconds = time.perf_counter() - started
+            if failure is None:
+                attempts.append(
+                    Attempt(
+                        step.name,
+                        device,
+                        step.settings,
+                        "ok",
+                        seconds,
+                        predicted_peak_bytes=predicted,
+                    )
+                )
+                return _with_attempts(audio, attempts, skipped)
+            stage, message = failure
+            attempts.append(
+                Attempt(
+                    step.name,
+                    device,
+                    step.settings,
+                    "out of memory",
+                    seconds,
+                    stage,
+                    message,
+                    predicted,
+                )
+            )
+            log.warning("clip %s: %s; stepping down", request.clip_id, attempts[-1].describe())
+            release_device_memory()
+            next_step = self._next_step(step.settings, request.duration_s, stage, skipped)
+            if next_step is not None:
+                step = next_step
+            elif self._cpu_engine is not None and device != "cpu":
+                engine, device = self._cpu_engine(), "cpu"
+                step = StepDown("cpu", step.settings)
+            else:
+                raise FallbackExhausted(request.clip_id, attempts)
+
+    def _peak(self, settings: GenerationSettings, duration_s: float, stage: str = "") -> int | None:
+        if self._predict is None:
+            return None
+        estimate = self._predict(settings, duration_s)
+        return estimate.stage(stage).peak_bytes if stage else estimate.peak_memory_bytes
+
+    def _next_step(
+        self, settings: GenerationSettings, duration_s: float, stage: str, skipped: list[str]
+    ) -> StepDown | None:
+        """The first step down predicted to lower the failing stage's peak (or the clip's)."""
+        current = self._peak(settings, duration_s, stage)
+        for candidate in step_downs(settings, duration_s):
+            if current is None:
+                return candidate
+            lowered = self._peak(candidate.settings, duration_s, stage)
+            if lowered is not None and lowered < current:
+                return candidate
+            skipped.append(f"{candidate.name} (predicted not to lower the peak)")
+        return None
+
+
+class FallbackExhausted(EngineError):
+    """Every step down ran out of memory too; the message lists each attempt.
+
+    Not itself an out-of-memory error, so an outer fallback does not retry it.
+    """
+
+    def __init__(self, clip_id: str, attempts: list[Attempt]) -> None:
+        self.attempts = tuple(attempts)
+        super().__init__(
+            f"clip {clip_id!r} ran out of device memory at every setting tried: "
+            + "; ".join(attempt.describe() for attempt in attempts)
+            + ". Use a smaller model, a shorter clip, or a device with more memory."
+        )
+
+
+def _with_attempts(audio: ClipAudio, attempts: list[Attempt], skipped: list[str]) -> ClipAudio:
+    """The clip's audio with its report extended by the attempts and the settings used."""
+    report = audio.report
+    final = attempts[-1]
+    notes = list(report.notes)
+    if len(attempts) > 1:
+        notes.append(
+            f"out of memory: finished after {len(attempts)} attempts, with {final.step} on "
+            f"{final.device}"
+        )
+        notes.extend(f"attempt {i}: {attempt.describe()}" for i, attempt in enumerate(attempts, 1))
+        notes.extend(f"skipped: {name}" for name in skipped)
+    parameters = {
+        **report.parameters,
+        "fallback_attempts": [attempt.to_dict() for attempt in attempts],
+        "device": final.device,
+    }
+    return replace(audio, report=replace(report, parameters=parameters, notes=tuple(notes)))

@@ -1,0 +1,131 @@
+"""A running server: gRPC (service, health, reflection) plus the metrics endpoint, and its
+graceful shutdown.
+
+Shutdown (SIGTERM, or stop()): health turns NOT_SERVING and new jobs are refused with
+UNAVAILABLE; jobs in flight get `shutdown_grace_s` to finish; jobs still running then are
+cancelled, which stops them between stages and reports their remaining clips as cancelled.
+Every file is written atomically, so nothing half-written remains.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from plugin_server.proto_gen.foley.v1 import foley_pb2, foley_pb2_grpc
+from plugin_server.server.config import ServerConfig
+from plugin_server.server.security.auth import BearerTokenInterceptor
+from plugin_server.server.security.tls import server_credentials
+from plugin_server.server.service import FoleyService
+from plugin_server.server.servicer import FoleyServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = foley_pb2.DESCRIPTOR.services_by_name["FoleyService"].full_name
+# Time for streams to deliver their last messages after their jobs were cancelled.
+_CANCEL_SETTLE_S = 10.0
+
+
+class FoleyServer:
+    """Start with start(); stop with stop() (idempotent). `port` is the bound gRPC port."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.service = FoleyService(config)
+        self.port = 0
+        self.metrics_port: int | None = None
+        self._metrics_http = None
+        self._health = health.HealthServicer(experimental_non_blocking=True)
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._grpc = self._build_grpc_server()
+
+    def _build_grpc_server(self) -> grpc.Server:
+        config = self.config
+        interceptors = [BearerTokenInterceptor(config.auth_token)] if config.auth_token else []
+        server = grpc.server(
+            # Each open stream holds a thread; leave room for unary calls and health checks.
+            futures.ThreadPoolExecutor(max_workers=config.max_jobs + 16),
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_receive_message_length", config.max_message_bytes),
+                ("grpc.max_send_message_length", config.max_message_bytes),
+            ],
+            maximum_concurrent_rpcs=2 * config.max_jobs + 16,
+        )
+        foley_pb2_grpc.add_FoleyServiceServicer_to_server(FoleyServicer(self.service), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        return server
+
+    @property
+    def address(self) -> str:
+        host = self.config.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    def start(self) -> None:
+        config = self.config
+        bind = (
+            f"[{config.host}]:{config.port}"
+            if ":" in config.host
+            else f"{config.host}:{config.port}"
+        )
+        try:
+            if config.tls is not None:
+                self.port = self._grpc.add_secure_port(bind, server_credentials(config.tls))
+            else:
+                self.port = self._grpc.add_insecure_port(bind)
+        except RuntimeError as error:  # grpc's way of saying the bind failed
+            raise OSError(f"cannot listen on {bind}: {error}") from error
+        if self.port == 0:
+            raise OSError(f"cannot listen on {bind}: the address is in use or not available")
+        if config.metrics_port is not None:
+            self._metrics_http, self.metrics_port = self.service.metrics.serve(
+                config.metrics_host, config.metrics_port
+            )
+        self._grpc.start()
+        for service in ("", SERVICE_NAME):
+            self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "serving on %s (%s), engine %s, preset %s, workers %s, media roots %s, output root %s",
+            self.address,
+            "TLS" if config.tls else "plaintext",
+            config.engine,
+            config.preset,
+            ", ".join(self.service.devices),
+            ", ".join(map(str, config.media_roots)),
+            config.output_root or "none",
+        )
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """Drain and stop: see the module docstring. Blocks until done."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            grace = self.config.shutdown_grace_s if grace_s is None else grace_s
+            self._health.enter_graceful_shutdown()
+            jobs = self.service.jobs
+            jobs.drain()
+            log.info("shutting down: %d job(s) in flight, %.1f s grace", jobs.running(), grace)
+            if not jobs.wait_idle(grace):
+                cancelled = jobs.cancel_all()
+                log.warning("grace period over: %d job(s) cancelled", cancelled)
+                if not jobs.wait_idle(_CANCEL_SETTLE_S):
+                    log.warning("%d job(s) still winding down; stopping anyway", jobs.running())
+            self._grpc.stop(grace=1.0).wait()
+            self.service.close(timeout_s=_CANCEL_SETTLE_S)
+            if self._metrics_http is not None:
+                self._metrics_http.shutdown()
+            self._stopped.set()
+            log.info("server stopped")
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until stop() has finished; False on timeout."""
+        return self._stopped.wait(timeout_s)

@@ -1,0 +1,101 @@
+"""Confine every file the server touches: reads under the media roots, writes under the output
+root.
+
+Paths from the wire are plain paths only: URLs (`file://`, `http:`...), drive letters,
+backslashes, `~` and `..` components are refused outright rather than interpreted. Every path
+is then resolved (symlinks followed) and must still lie under a root, so a symlink inside a
+root that points outside it is refused too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from plugin_server.pipeline.errors import AccessRefused, InputNotFound, InvalidRequest
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+MAX_PATH_CHARS = 4096
+
+
+class PathPolicy:
+    """The roots of one deployment. Roots are resolved once, at construction."""
+
+    def __init__(self, media_roots: Sequence[Path], output_root: Path | None) -> None:
+        self.media_roots = tuple(root.resolve() for root in media_roots)
+        for root in self.media_roots:
+            if not root.is_dir():
+                raise ValueError(f"media root {root} is not a directory")
+        self.output_root = output_root.resolve() if output_root is not None else None
+
+    def media_file(self, path: Path) -> Path:
+        """The real path of `path` if it lies under a media root; raises AccessRefused."""
+        real = path.resolve()
+        if not any(real.is_relative_to(root) for root in self.media_roots):
+            raise AccessRefused(
+                f"media {path} is outside the server's media roots "
+                f"({', '.join(map(str, self.media_roots))}); it was not read"
+            )
+        return real
+
+    def request_input(self, text: str, field: str) -> Path:
+        """Resolve a path sent by a client (absolute, or relative to a media root) to an
+        existing file or folder under a media root. `field` names the request field."""
+        candidate = _plain_path(text, field)
+        if candidate.is_absolute():
+            real = self.media_file(Path(candidate))
+            if not real.exists():
+                raise InputNotFound(f"{field}: {text} does not exist on the server")
+            return real
+        for root in self.media_roots:
+            real = (root / candidate).resolve()
+            if real.exists():
+                if not real.is_relative_to(root):
+                    raise AccessRefused(
+                        f"{field}: {text} resolves to {real}, outside media root {root}"
+                    )
+                return real
+        raise InputNotFound(
+            f"{field}: {text} was not found under any media root "
+            f"({', '.join(map(str, self.media_roots))})"
+        )
+
+    def output_dir(self, text: str, field: str = "output_dir") -> Path:
+        """Create and return the folder `text` (relative) under the output root."""
+        if self.output_root is None:
+            raise AccessRefused(
+                f"{field}: this server has no output root; ask for inline audio instead, or "
+                "start the server with --output-root"
+            )
+        candidate = _plain_path(text, field)
+        if candidate.is_absolute():
+            raise AccessRefused(f"{field}: {text} must be relative to the output root")
+        directory = self.output_root / candidate
+        # Checked before anything is created (a symlink may lead out of the root), and again
+        # after, in case a link appeared in between.
+        self._check_under_output_root(directory, text, field)
+        directory.mkdir(parents=True, exist_ok=True)
+        return self._check_under_output_root(directory, text, field)
+
+    def _check_under_output_root(self, directory: Path, text: str, field: str) -> Path:
+        assert self.output_root is not None
+        real = directory.resolve()
+        if not real.is_relative_to(self.output_root):
+            raise AccessRefused(f"{field}: {text} resolves to {real}, outside the output root")
+        return real
+
+
+def _plain_path(text: str, field: str) -> PurePosixPath:
+    if not text:
+        raise InvalidRequest(f"{field} is empty")
+    if len(text) > MAX_PATH_CHARS or "\x00" in text:
+        raise InvalidRequest(f"{field} is not a usable path")
+    if _SCHEME.match(text):
+        raise AccessRefused(f"{field}: {text!r} looks like a URL or drive; send a plain path")
+    if "\\" in text or text.startswith("~"):
+        raise AccessRefused(f"{field}: {text!r} must be a plain POSIX path (no '\\' or '~')")
+    path = PurePosixPath(text)
+    if ".." in path.parts:
+        raise AccessRefused(f"{field}: {text!r} must not contain '..'")
+    return path

@@ -1,0 +1,410 @@
+"""The service without its transport: plans, admits and runs jobs, answers capabilities.
+
+The gRPC servicer translates messages to the records here and back, and nothing else. Jobs run
+through the shared pipeline (`plugin_server.pipeline`) on this service's worker pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
+from typing import TypeVar
+
+from plugin_server.engines.base import EngineInfo
+from plugin_server.engines.registry import EngineConfig, create_engine, engine_names
+from plugin_server.pipeline.cache import ResultCache
+from plugin_server.pipeline.clip_runner import ClipDestination
+from plugin_server.pipeline.devices import worker_devices
+from plugin_server.pipeline.errors import InvalidRequest
+from plugin_server.pipeline.events import ClipFailed, ClipFinished, JobFinished, PipelineEvent
+from plugin_server.pipeline.formats import extension
+from plugin_server.pipeline.identity import MediaIdentity
+from plugin_server.pipeline.log_context import log_context
+from plugin_server.pipeline.plan import (
+    MediaClipInput,
+    PlanningContext,
+    PreparedJob,
+    TimelineInput,
+    plan_media_clip,
+    plan_timeline,
+)
+from plugin_server.pipeline.records import Plan, ProblemKind
+from plugin_server.pipeline.request import GenerationRequest
+from plugin_server.pipeline.runner import ResultDestination, execute_job
+from plugin_server.pipeline.workers import WorkerPool
+from plugin_server.presets import BUILTIN_PRESETS, Preset, load_preset
+from plugin_server.server.config import AUDIO_CHUNK_BYTES, ServerConfig
+from plugin_server.server.errors import ServerBusy, ShuttingDown
+from plugin_server.server.jobs import JobHandle, JobManager
+from plugin_server.server.metrics import ServerMetrics
+from plugin_server.server.security.paths import PathPolicy
+from timeline.records import MediaMap
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TimelineSourceSpec:
+    """A timeline as sent: bytes, or a path (text) to resolve under the media roots."""
+
+    data: bytes | None = None
+    path: str = ""
+    format: str = ""
+    source_name: str = ""
+    timeline_name: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Inline: audio comes back in the stream and the result timeline names it under
+    `inline_audio_dir` (the client's folder). Otherwise files go to `output_dir` under the
+    output root."""
+
+    inline: bool = True
+    output_dir: str = ""
+    inline_audio_dir: str = ""
+
+
+@dataclass(frozen=True)
+class MediaOverrides:
+    """Relinking a request adds to the server's: folders (under media roots) and prefix maps."""
+
+    search_dirs: tuple[str, ...] = ()
+    maps: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TimelineJob:
+    timeline: TimelineSourceSpec
+    options: GenerationRequest
+    delivery: Delivery = Delivery()
+    media: MediaOverrides = MediaOverrides()
+
+
+@dataclass(frozen=True)
+class ClipJobRequest:
+    media_path: str
+    media_start_s: float
+    media_duration_s: float
+    time_scalar: float
+    record_duration_s: float
+    record_start_s: float
+    clip_id: str
+    options: GenerationRequest
+    delivery: Delivery = Delivery()
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int
+    max_jobs: int
+    max_clips_per_job: int
+    audio_chunk_bytes: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    name: str
+    description: str
+    total_bytes: int
+    free_bytes: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    default_engine: str
+    default_preset: str
+    engines: tuple[EngineInfo, ...]
+    presets: tuple[Preset, ...]
+    devices: tuple[DeviceState, ...]
+    timeline_formats: tuple[str, ...]
+    audio_containers: tuple[str, ...]
+    limits: Limits
+    output_root_configured: bool
+
+
+class FoleyService:
+    """One deployment's jobs, workers, cache and policies. Thread-safe."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.policy = PathPolicy(config.media_roots, config.output_root)
+        self.devices = worker_devices(config.device, config.workers)
+        self.metrics = ServerMetrics(self.devices)
+        self.cache = ResultCache(config.work_dir / "cache")
+        self._jobs_dir = config.work_dir / "jobs"
+        self._identity = MediaIdentity()
+        self._engine_config = EngineConfig(
+            weights_dir=config.weights_dir, device=self.devices[0], options=config.engine_options
+        )
+        self._engine_infos: dict[str, EngineInfo] = {}
+        self._engine_lock = threading.Lock()
+        self.pool = WorkerPool(
+            self.devices, self._make_engine, on_queue_depth=self.metrics.queue_depth.set
+        )
+        self.jobs = JobManager(
+            max_jobs=config.max_jobs,
+            max_clips_per_job=config.max_clips_per_job,
+            workers=self.pool.size,
+        )
+        self.metrics.jobs_in_flight.set_function(self.jobs.running)
+        self.metrics.workers_busy.set_function(self.pool.busy_workers)
+        self._media_map = MediaMap(
+            prefix_maps=tuple(config.media_maps), search_roots=self.policy.media_roots
+        )
+
+    # -- engines -------------------------------------------------------------------------------
+
+    def _make_engine(self, name: str, device: str):  # type: ignore[no-untyped-def]
+        return create_engine(name, replace(self._engine_config, device=device))
+
+    def engine_info(self, name: str) -> EngineInfo:
+        """What an engine is and whether it can run; probed once per engine and remembered."""
+        with self._engine_lock:
+            if name not in self._engine_infos:
+                self._engine_infos[name] = self._make_engine(name, self.devices[0]).info()
+            return self._engine_infos[name]
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        from plugin_server.planning.device import probe_device
+        from timeline.formats import readable_formats
+
+        engines = []
+        for name in engine_names():
+            try:
+                engines.append(self.engine_info(name))
+            except Exception as error:  # an engine that cannot even load is listed as such
+                engines.append(EngineInfo(name=name, model="", available=False, reason=str(error)))
+        devices = []
+        for device in dict.fromkeys(self.devices):
+            capacity = probe_device(device)
+            devices.append(
+                DeviceState(
+                    name=capacity.name,
+                    description=capacity.description,
+                    total_bytes=capacity.total_bytes,
+                    free_bytes=capacity.free_bytes,
+                )
+            )
+        return Capabilities(
+            default_engine=self.config.engine,
+            default_preset=self.config.preset,
+            engines=tuple(engines),
+            presets=tuple(load_preset(name) for name in BUILTIN_PRESETS),
+            devices=tuple(devices),
+            timeline_formats=tuple(readable_formats()),
+            audio_containers=("wav", "flac"),
+            limits=Limits(
+                max_message_bytes=self.config.max_message_bytes,
+                max_jobs=self.config.max_jobs,
+                max_clips_per_job=self.config.max_clips_per_job,
+                audio_chunk_bytes=AUDIO_CHUNK_BYTES,
+                workers=self.pool.size,
+            ),
+            output_root_configured=self.config.output_root is not None,
+        )
+
+    def plan(self, job: TimelineJob) -> Plan:
+        """The plan of a timeline job, without generating (EstimatePlan)."""
+        return self._plan_timeline(job).plan
+
+    def generate_timeline(
+        self, job: TimelineJob, cancel: threading.Event
+    ) -> Iterator[PipelineEvent]:
+        """Run a timeline job; see plugin_server.pipeline.events for the order of events."""
+        self._admitted(self.jobs.check_open)
+        prepared = self._plan_timeline(job)
+        stem = PurePath(job.timeline.source_name or job.timeline.path or "timeline").stem
+        yield from self._run(prepared, job.delivery, cancel, result_stem=stem)
+
+    def generate_clip(
+        self, request: ClipJobRequest, cancel: threading.Event
+    ) -> Iterator[PipelineEvent]:
+        """Run one media range; the same events without a result timeline."""
+        self._admitted(self.jobs.check_open)
+        self._check_request(request.options)
+        clip = MediaClipInput(
+            clip_id=request.clip_id or "clip",
+            path=self.policy.request_input(request.media_path, "media_path"),
+            start_s=request.media_start_s,
+            duration_s=request.media_duration_s,
+            time_scalar=request.time_scalar,
+            record_duration_s=request.record_duration_s
+            or (
+                request.media_duration_s / abs(request.time_scalar) if request.time_scalar else 0.0
+            ),
+            record_start_s=request.record_start_s,
+        )
+        prepared = plan_media_clip(clip, request.options, self._planning_context())
+        yield from self._run(prepared, request.delivery, cancel, result_stem="")
+
+    def cancel(self, job_id: str) -> bool:
+        found = self.jobs.cancel(job_id)
+        log.info("cancel of job %s asked: %s", job_id, "cancelling" if found else "no such job")
+        return found
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _admitted(self, admission: Callable[[], T]) -> T:
+        """Run an admission step, counting refusals."""
+        try:
+            return admission()
+        except (ServerBusy, ShuttingDown):
+            self.metrics.jobs.labels("rejected").inc()
+            raise
+
+    def _planning_context(self) -> PlanningContext:
+        return PlanningContext(
+            default_engine=self.config.engine,
+            default_preset=self.config.preset,
+            engine_info=self.engine_info,
+            identity=self._identity,
+            cache=self.cache,
+            media_access=self.policy.media_file,
+            engine_options=self.config.engine_options,
+            default_parameters=self.config.default_parameters,
+            default_seed=self.config.default_seed,
+            workers=self.pool.size,
+        )
+
+    def _check_request(self, options: GenerationRequest) -> None:
+        # Presets from the wire are names only: a path would let clients read server files.
+        if options.preset and options.preset not in (*BUILTIN_PRESETS, "auto"):
+            raise InvalidRequest(
+                f"preset {options.preset!r} is not one of {', '.join(BUILTIN_PRESETS)}, 'auto'; "
+                "send explicit parameters to change settings"
+            )
+
+    def _plan_timeline(self, job: TimelineJob) -> PreparedJob:
+        self._check_request(job.options)
+        spec = job.timeline
+        if spec.data is not None and spec.path:
+            raise InvalidRequest("timeline: send either its bytes or a path, not both")
+        if spec.data is not None:
+            source: bytes | Path = spec.data
+        elif spec.path:
+            source = self.policy.request_input(spec.path, "timeline.path")
+        else:
+            raise InvalidRequest("timeline: neither bytes nor a path was sent")
+        search_dirs = tuple(
+            self.policy.request_input(text, "media_search_dirs") for text in job.media.search_dirs
+        )
+        media_map = MediaMap(
+            prefix_maps=tuple(job.media.maps) + self._media_map.prefix_maps,
+            search_roots=search_dirs + self._media_map.search_roots,
+        )
+        timeline_input = TimelineInput(
+            source=source,
+            format=spec.format or None,
+            source_name=spec.source_name or None,
+            timeline_name=spec.timeline_name or None,
+        )
+        return plan_timeline(timeline_input, job.options, self._planning_context(), media_map)
+
+    def _run(
+        self,
+        prepared: PreparedJob,
+        delivery: Delivery,
+        cancel: threading.Event,
+        *,
+        result_stem: str,
+    ) -> Iterator[PipelineEvent]:
+        plan = prepared.plan
+        # One event for the job, set by whoever stops it: CancelJob, the RPC ending, shutdown.
+        handle = self._admitted(
+            lambda: self.jobs.admit(len(plan.clips), plan.estimated_seconds, cancel)
+        )
+        job_dir = self._jobs_dir / handle.job_id
+        try:
+            # The log context is set only around code that does not yield: a generator may be
+            # resumed or closed in another thread, where its context variables do not exist.
+            with log_context(job_id=handle.job_id):
+                log.info(
+                    "job admitted: %d clips, %d problems, engine %s, preset %s",
+                    len(plan.clips),
+                    len(plan.problems),
+                    plan.engine,
+                    plan.preset,
+                )
+            audio_dir, result = self._destinations(prepared, delivery, handle, job_dir, result_stem)
+            events = execute_job(
+                prepared,
+                job_id=handle.job_id,
+                executor=self.pool,
+                destination=ClipDestination(audio_dir, prepared.request.audio),
+                cache=self.cache if prepared.request.use_cache else None,
+                cancel=cancel,
+                result=result,
+            )
+            for event in events:
+                self._observe(event, plan)
+                yield event
+        except Exception:
+            with log_context(job_id=handle.job_id):
+                log.exception("job failed")
+            self.metrics.jobs.labels("failed").inc()
+            raise
+        finally:
+            self._finish(handle, job_dir)
+
+    def _destinations(
+        self,
+        prepared: PreparedJob,
+        delivery: Delivery,
+        handle: JobHandle,
+        job_dir: Path,
+        result_stem: str,
+    ) -> tuple[Path, ResultDestination | None]:
+        """The audio folder, and where the result timeline goes (None without a timeline)."""
+        if delivery.inline:
+            audio_dir = job_dir
+        else:
+            audio_dir = self.policy.output_dir(delivery.output_dir or handle.job_id)
+        if prepared.loaded is None:
+            return audio_dir, None
+        file_name = f"{result_stem}_foley{extension(prepared.plan.result_format)}"
+        if delivery.inline:
+            reference = PurePath(delivery.inline_audio_dir or ".")
+            return audio_dir, ResultDestination(file_name, audio_reference_dir=reference)
+        return audio_dir, ResultDestination(file_name, timeline_path=audio_dir / file_name)
+
+    def _observe(self, event: PipelineEvent, plan: Plan) -> None:
+        metrics = self.metrics
+        if isinstance(event, ClipFinished):
+            outcome = event.outcome
+            metrics.clip_seconds.labels(plan.engine).observe(outcome.elapsed_s)
+            if outcome.from_cache:
+                metrics.cache_hits.inc()
+                metrics.clips.labels("cached").inc()
+            else:
+                metrics.cache_misses.inc()
+                metrics.clips.labels("generated").inc()
+        elif isinstance(event, ClipFailed):
+            kind = event.problem.kind
+            result = {ProblemKind.SKIPPED: "skipped", ProblemKind.CANCELLED: "cancelled"}
+            metrics.clips.labels(result.get(kind, "failed")).inc()
+        elif isinstance(event, JobFinished):
+            outcome = "cancelled" if event.summary.cancelled else "completed"
+            metrics.jobs.labels(outcome).inc()
+
+    def _finish(self, handle: JobHandle, job_dir: Path) -> None:
+        self.jobs.release(handle)
+        # Inline audio was streamed already; its working copies go.
+        shutil.rmtree(job_dir, ignore_errors=True)
+        if self.config.cache_max_bytes is not None:
+            removed = self.cache.prune(self.config.cache_max_bytes)
+            if removed:
+                log.info("cache pruned: %d least recently used entries removed", removed)
+
+    def close(self, timeout_s: float) -> None:
+        """Stop the workers; queued clips are failed as cancelled."""
+        self.pool.shutdown(wait=True, timeout_s=timeout_s)

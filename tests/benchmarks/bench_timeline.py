@@ -1,0 +1,195 @@
+"""Benchmark: read, spot, build the result and write a 10,000-clip timeline, per format.
+
+Runs on one core (thread pools pinned to 1). For OTIO the timed path is the whole request:
+read_timeline + spot_clips + build_result + write_timeline; OTIO's own parse and range
+computation are timed alongside as the floor. FCP 7 XML and AAF go through the same steps (AAF
+with fewer clips, its adapter being far slower; the clip count is in the results).
+
+    .venv/bin/python tests/benchmarks/bench_timeline.py [--clips 10000] [--repeat 3]
+
+Writes tests/benchmarks/results/timeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
+
+import opentimelineio as otio  # noqa: E402
+
+from timeline.formats import read_timeline, write_timeline  # noqa: E402
+from timeline.records import ClipStatus, GeneratedAudio, MediaMap  # noqa: E402
+from timeline.result import build_result  # noqa: E402
+from timeline.spotting import spot_clips  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "timeline.json"
+RATE = 24
+MEDIA_FILES = 500
+
+
+def build_edit(clips: int, media: Path) -> otio.schema.Timeline:
+    """Two video tracks: V1 holds most clips with a dissolve every 50, V2 a clip every 10."""
+    edit = otio.schema.Timeline(name=f"{clips} clips")
+    edit.global_start_time = otio.opentime.RationalTime(86400, RATE)
+    v1 = otio.schema.Track(name="V1")
+    v2 = otio.schema.Track(name="V2")
+    edit.tracks.append(v1)
+    edit.tracks.append(v2)
+    for index in range(clips):
+        reference = otio.schema.ExternalReference(
+            target_url=(media / f"shot_{index % MEDIA_FILES:04d}.mov").as_uri(),
+            available_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(86400, RATE), otio.opentime.RationalTime(5000, RATE)
+            ),
+        )
+        clip = otio.schema.Clip(
+            name=f"shot {index}",
+            media_reference=reference,
+            source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(86400 + index % 1000, RATE),
+                otio.opentime.RationalTime(24 + index % 48, RATE),
+            ),
+        )
+        target = v2 if index % 10 == 9 else v1
+        if target is v1 and index % 50 == 49:
+            v1.append(
+                otio.schema.Transition(
+                    in_offset=otio.opentime.RationalTime(6, RATE),
+                    out_offset=otio.opentime.RationalTime(6, RATE),
+                )
+            )
+        if target is v2:
+            v2.append(otio.schema.Gap(duration=otio.opentime.RationalTime(30, RATE)))
+        target.append(clip)
+    return edit
+
+
+def timed(function: Callable[[], object], repeat: int) -> tuple[float, object]:
+    times = []
+    value = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value
+
+
+def run_format(
+    edit: otio.schema.Timeline, format: str, folder: Path, media: Path, repeat: int
+) -> dict[str, object]:
+    source = folder / f"input.{format}"
+    write_timeline(edit, format, source)
+    media_map = MediaMap(search_roots=(media,))
+    audio = folder / "foley.wav"
+
+    read_s, loaded = timed(lambda: read_timeline(source), repeat)
+    spot_s, spotted = timed(lambda: spot_clips(loaded.timeline, media_map), repeat)
+    generated = [
+        GeneratedAudio(clip.clip_id, audio, {"prompt": "", "engine": "procedural", "seed": 0})
+        for clip in spotted
+        if clip.status == ClipStatus.SPOTTED
+    ]
+    build_s, result = timed(
+        lambda: build_result(loaded.timeline, spotted, generated, target_format=format), repeat
+    )
+    output = folder / f"result.{format}"
+    write_s, _ = timed(lambda: write_timeline(result, format, output), repeat)
+    row: dict[str, object] = {
+        "clips": len(edit.find_clips()),
+        "spotted": len(generated),
+        "file_bytes": source.stat().st_size,
+        "read_s": round(read_s, 4),
+        "spot_s": round(spot_s, 4),
+        "build_result_s": round(build_s, 4),
+        "write_s": round(write_s, 4),
+        "total_s": round(read_s + spot_s + build_s + write_s, 4),
+    }
+    if format == "otio":
+        parse_s, parsed = timed(lambda: otio.adapters.read_from_file(str(source)), repeat)
+        ranges_s, _ = timed(
+            lambda: [track.range_of_all_children() for track in parsed.tracks], repeat
+        )
+        clip_ranges_s, _ = timed(
+            lambda: [clip.range_in_parent() for clip in parsed.find_clips()], repeat
+        )
+        row["otio_parse_s"] = round(parse_s, 4)
+        row["otio_range_of_all_children_s"] = round(ranges_s, 4)
+        row["otio_range_in_parent_per_clip_s"] = round(clip_ranges_s, 4)
+    return row
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=10_000)
+    parser.add_argument("--aaf-clips", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        media = folder / "media"
+        media.mkdir()
+        for index in range(MEDIA_FILES):
+            (media / f"shot_{index:04d}.mov").write_bytes(b"")
+        with wave.open(str(folder / "foley.wav"), "wb") as stream:
+            stream.setnchannels(1)
+            stream.setsampwidth(2)
+            stream.setframerate(48_000)
+            stream.writeframes(b"\0\0" * 480)
+        for format, clips in (
+            ("otio", args.clips),
+            ("fcp_xml", args.clips),
+            ("fcpxml", args.clips),
+            ("aaf", args.aaf_clips),
+        ):
+            edit = build_edit(clips, media)
+            repeat = args.repeat if format != "aaf" else 1
+            results[format] = run_format(edit, format, folder, media, repeat)
+            print(format, json.dumps(results[format]), file=sys.stderr)
+
+    report = {
+        "benchmark": "timeline read + spot + build_result + write",
+        "device": {
+            "cpu": cpu_name(),
+            "cores_used": 1,
+            "python": platform.python_version(),
+            "opentimelineio": otio.__version__,
+            "platform": platform.platform(),
+        },
+        "repeat": args.repeat,
+        "results": results,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

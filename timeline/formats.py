@@ -1,0 +1,540 @@
+"""Every timeline format behind one read/write pair.
+
+Formats: "otio" (OTIO JSON), "otioz" and "otiod" (OTIO bundles), "fcp_xml" (FCP 7 XML from
+Premiere, Resolve, Hiero), "fcpxml" (Final Cut Pro), "aaf" (Avid), "edl" (CMX 3600, read only:
+an EDL cannot carry the added audio tracks, so EDL input is answered in OTIO).
+
+Reading sniffs the content (an explicit format wins), parses with the OTIO adapter, picks one
+timeline when the file holds several, and checks the result can be worked on (a rate that
+carries timecode, at least one item). Adapter exceptions of every kind become MalformedTimeline:
+only this package's typed errors leave `read_timeline`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import opentimelineio as otio
+
+from timeline import bundles
+from timeline.errors import (
+    EmptyTimeline,
+    MalformedTimeline,
+    TimelineError,
+    TimelineNotFound,
+    UnknownFormat,
+    UnsupportedFormat,
+    WriteError,
+)
+from timeline.sniffing import sniff_format
+from timeline.timebase import NAMESPACE, timebase_of
+from timeline.writer_prep import prepared_for
+
+log = logging.getLogger(__name__)
+
+ADAPTERS = {
+    "otio": "otio_json",
+    "otioz": "otioz",
+    "otiod": "otiod",
+    "fcp_xml": "fcp_xml",
+    "fcpxml": "fcpx_xml",
+    "aaf": "AAF",
+    "edl": "cmx_3600",
+}
+SUFFIXES = {
+    ".otio": "otio",
+    ".otioz": "otioz",
+    ".otiod": "otiod",
+    ".xml": "fcp_xml",
+    ".fcpxml": "fcpxml",
+    ".fcpxmld": "fcpxml",
+    ".aaf": "aaf",
+    ".edl": "edl",
+}
+_ALIASES = {
+    "otio_json": "otio",
+    "json": "otio",
+    "xml": "fcp_xml",
+    "fcp7": "fcp_xml",
+    "fcp7xml": "fcp_xml",
+    "xmeml": "fcp_xml",
+    "fcpx": "fcpxml",
+    "fcpx_xml": "fcpxml",
+    "cmx_3600": "edl",
+    "cmx3600": "edl",
+}
+_WRITABLE = ("otio", "otioz", "otiod", "fcp_xml", "fcpxml", "aaf")
+_TEXT_FORMATS = ("otio", "fcp_xml", "fcpxml", "edl")
+_AS_BYTES = ("otio", "otioz", "fcp_xml", "fcpxml", "aaf")
+MAX_TIMELINE_BYTES = 512 * 1024 * 1024
+EDL_RESULT_NOTE = (
+    "an EDL cannot carry the added audio tracks, so the result is OpenTimelineIO (.otio)"
+)
+
+
+@dataclass(frozen=True)
+class LoadedTimeline:
+    """A timeline read from a file, with where it came from and what was decided on the way."""
+
+    timeline: otio.schema.Timeline
+    format: str
+    available_names: tuple[str, ...]
+    source_name: str
+    notes: tuple[str, ...]
+
+
+def readable_formats() -> tuple[str, ...]:
+    return tuple(ADAPTERS)
+
+
+def writable_formats() -> tuple[str, ...]:
+    return _WRITABLE
+
+
+def normalize_format(name: str, *, file: str | None = None) -> str:
+    """The canonical format name for `name` (accepts suffixes and adapter names)."""
+    key = name.strip().lower()
+    key = SUFFIXES.get(key if key.startswith(".") else f".{key}", key)
+    key = _ALIASES.get(key, key)
+    if key not in ADAPTERS:
+        raise UnknownFormat(
+            f"unknown timeline format {name!r}; known: {', '.join(ADAPTERS)}", file=file
+        )
+    return key
+
+
+def result_format(input_format: str, requested: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """The format a result is written in, and the notes to tell the user about that choice."""
+    if requested:
+        chosen = normalize_format(requested)
+        if chosen not in _WRITABLE:
+            raise UnsupportedFormat(
+                f"cannot write {chosen}: {EDL_RESULT_NOTE if chosen == 'edl' else 'read only'}; "
+                f"choose one of {', '.join(_WRITABLE)}"
+            )
+        return chosen, ()
+    chosen = normalize_format(input_format)
+    if chosen == "edl":
+        return "otio", (EDL_RESULT_NOTE,)
+    return chosen, ()
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def read_timeline(
+    source: bytes | str | Path,
+    *,
+    format: str | None = None,
+    timeline_name: str | None = None,
+    source_name: str | None = None,
+) -> LoadedTimeline:
+    """Read a timeline from a path (str or Path) or from bytes, in any readable format.
+
+    The format is sniffed from the content unless given; the file name's suffix is used only
+    when sniffing finds nothing. A file holding several timelines (FCPXML libraries and events,
+    AAF with several top-level compositions) gives the one named `timeline_name`, else the first,
+    and lists the others in `available_names`. Raises only TimelineError subclasses.
+    """
+    path: Path | None = None
+    if isinstance(source, bytes | bytearray | memoryview):
+        data: bytes | None = bytes(source)
+        name = source_name or "<timeline bytes>"
+    else:
+        path = Path(source)
+        name = source_name or str(path)
+        data = None
+    chosen = normalize_format(format, file=name) if format else None
+    notes: list[str] = []
+
+    if path is not None:
+        if path.is_dir():
+            chosen, path = _directory_format(path, chosen, name)
+        elif not path.is_file():
+            raise TimelineError("no such timeline file", file=name)
+        if chosen != "otiod":
+            data = _read_bytes(path, name)
+    if data is not None and not data.strip():
+        raise EmptyTimeline("the file is empty", file=name)
+    if chosen is None:
+        assert data is not None
+        chosen = sniff_format(data)
+        if chosen is None and path is not None and path.suffix.lower() in SUFFIXES:
+            chosen = SUFFIXES[path.suffix.lower()]
+            notes.append(f"format taken from the file name ({path.suffix}): content unclear")
+        if chosen is None:
+            raise UnknownFormat(
+                "not a timeline format this server reads (OTIO, .otioz, .otiod, FCP 7 XML, "
+                "FCPXML, AAF, CMX 3600 EDL); pass the format explicitly if it is one of them",
+                file=name,
+            )
+
+    parsed = _parse(chosen, data, path, name)
+    timeline, names, selection_notes = _select_timeline(parsed, timeline_name, name)
+    notes.extend(selection_notes)
+    offset_note = _normalize_negative_track_starts(timeline)
+    if offset_note:
+        notes.append(offset_note)
+    _check_workable(timeline, name)
+    return LoadedTimeline(
+        timeline=timeline,
+        format=chosen,
+        available_names=names,
+        source_name=name,
+        notes=tuple(notes),
+    )
+
+
+def _directory_format(path: Path, chosen: str | None, name: str) -> tuple[str, Path]:
+    if (path / bundles.CONTENT_NAME).is_file() and chosen in (None, "otiod"):
+        return "otiod", path
+    info = path / "Info.fcpxml"
+    if info.is_file() and chosen in (None, "fcpxml"):
+        return "fcpxml", info
+    raise UnknownFormat(
+        "a directory that is neither an .otiod bundle (content.otio) nor an .fcpxmld bundle "
+        "(Info.fcpxml)",
+        file=name,
+    )
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_TIMELINE_BYTES:
+            raise MalformedTimeline(
+                f"{size} bytes is far larger than any timeline; is this a media file?", file=name
+            )
+        return path.read_bytes()
+    except OSError as error:
+        raise TimelineError(
+            f"cannot read the file: {error.strerror or error}", file=name
+        ) from error
+
+
+def _parse(chosen: str, data: bytes | None, path: Path | None, name: str) -> object:
+    adapter = ADAPTERS[chosen]
+    try:
+        if chosen == "otiod":
+            assert path is not None
+            return otio.adapters.read_from_file(str(path), adapter_name=adapter)
+        assert data is not None
+        if chosen == "otioz":
+            return otio.adapters.read_from_string(
+                bundles.content_from_zip(data, file=name), adapter_name="otio_json"
+            )
+        if chosen == "aaf":
+            with _temporary_file(data, ".aaf") as temporary:
+                return otio.adapters.read_from_file(str(temporary), adapter_name=adapter)
+        text = _decode(data, chosen, name)
+        if chosen in ("fcp_xml", "fcpxml") and "<!ENTITY" in text:
+            raise MalformedTimeline(
+                "XML entity declarations are not accepted in timelines", file=name
+            )
+        return otio.adapters.read_from_string(text, adapter_name=adapter)
+    except TimelineError:
+        raise
+    # The adapters fail on broken input with whatever their parsers raise (ParseError,
+    # KeyError, ValueError, struct.error, IndexError, ...); every one means "not a valid file
+    # of this format", which is the error the user can act on.
+    except Exception as error:
+        raise MalformedTimeline(
+            f"not a valid {chosen} file: {type(error).__name__}: {_short(error)}", file=name
+        ) from error
+
+
+def _decode(data: bytes, chosen: str, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        if chosen == "edl":
+            # CMX 3600 predates UTF-8; Latin-1 decodes every byte and keeps the event lines.
+            return data.decode("latin-1")
+        raise MalformedTimeline(f"not UTF-8 text: {error}", file=name) from error
+
+
+@contextlib.contextmanager
+def _temporary_file(data: bytes, suffix: str) -> Iterator[Path]:
+    handle, name = tempfile.mkstemp(suffix=suffix, prefix="timeline-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    text = str(error).strip().replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _select_timeline(
+    parsed: object, timeline_name: str | None, name: str
+) -> tuple[otio.schema.Timeline, tuple[str, ...], list[str]]:
+    notes: list[str] = []
+    if isinstance(parsed, otio.schema.Timeline):
+        candidates: list[otio.schema.Timeline | otio.schema.Stack] = [parsed]
+    elif isinstance(parsed, otio.schema.SerializableCollection):
+        candidates = list(_timelines_in(parsed))
+        if not candidates:
+            candidates = list(_stacks_in(parsed))
+            if candidates:
+                notes.append(
+                    "the file holds no project or sequence; its compound clip(s) are read as "
+                    "timelines"
+                )
+    elif isinstance(parsed, otio.schema.Stack):
+        candidates = [parsed]
+    else:
+        raise MalformedTimeline(
+            f"the file holds a {type(parsed).__name__}, not a timeline", file=name
+        )
+    if not candidates:
+        raise EmptyTimeline("the file holds no timeline", file=name)
+
+    names = tuple(candidate.name for candidate in candidates)
+    if timeline_name is None:
+        chosen = candidates[0]
+        if len(candidates) > 1:
+            others = ", ".join(repr(n) for n in names[1:])
+            notes.append(
+                f"the file holds {len(candidates)} timelines; took the first, {names[0]!r}. "
+                f"Others: {others} (choose one by name)"
+            )
+    else:
+        matching = [c for c in candidates if c.name == timeline_name]
+        if not matching:
+            raise TimelineNotFound(
+                f"no timeline named {timeline_name!r}; the file holds "
+                + ", ".join(repr(n) for n in names),
+                file=name,
+            )
+        if len(matching) > 1:
+            notes.append(f"{len(matching)} timelines are named {timeline_name!r}; took the first")
+        chosen = matching[0]
+
+    if isinstance(chosen, otio.schema.Stack):
+        stack = chosen.deepcopy()
+        chosen = otio.schema.Timeline(name=stack.name)
+        chosen.tracks = stack
+    return chosen, names, notes
+
+
+def _timelines_in(collection: otio.schema.SerializableCollection) -> Iterator[otio.schema.Timeline]:
+    for child in collection:
+        if isinstance(child, otio.schema.Timeline):
+            yield child
+        elif isinstance(child, otio.schema.SerializableCollection):
+            yield from _timelines_in(child)
+
+
+def _stacks_in(collection: otio.schema.SerializableCollection) -> Iterator[otio.schema.Stack]:
+    for child in collection:
+        if isinstance(child, otio.schema.Stack):
+            yield child
+        elif isinstance(child, otio.schema.SerializableCollection):
+            yield from _stacks_in(child)
+
+
+def _normalize_negative_track_starts(timeline: otio.schema.Timeline) -> str | None:
+    """Turn the CMX adapter's negative track starts into a global start.
+
+    The EDL reader marks "this track's first event is recorded at 01:00:00:00" by giving the
+    track a source range starting at -01:00:00:00. Taken literally that trims every clip away,
+    so the common offset becomes the timeline's global start and the rest leading gaps.
+    """
+    top = [child for child in timeline.tracks if isinstance(child, otio.schema.Track)]
+    offsets = {}
+    for track in top:
+        source_range = track.source_range
+        if source_range is not None and source_range.start_time.value < 0:
+            offsets[id(track)] = -source_range.start_time
+    if not offsets:
+        return None
+    # Tracks without an offset start at record 0, so only offsets shared by all move globally.
+    common = min(offsets.values()) if len(offsets) == len(top) else None
+    for track in top:
+        offset = offsets.get(id(track))
+        if offset is None:
+            continue
+        lead = offset - common if common is not None else offset
+        duration = track.source_range.duration
+        if lead.value > 0:
+            track.insert(0, otio.schema.Gap(duration=lead))
+        track.source_range = otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, duration.rate), duration + lead
+        )
+        if track.source_range == track.available_range():
+            track.source_range = None
+    if common is None:
+        return "tracks with negative start times were moved to record time by leading gaps"
+    start = timeline.global_start_time
+    timeline.global_start_time = common if start is None else start + common
+    timecode = otio.opentime.to_timecode(timeline.global_start_time)
+    return f"the EDL's record start {timecode} became the timeline's global start"
+
+
+def _check_workable(timeline: otio.schema.Timeline, name: str) -> None:
+    tracks = list(timeline.tracks)
+    if not tracks:
+        raise EmptyTimeline("the timeline has no tracks", file=name)
+    if not any(len(track) for track in tracks if isinstance(track, otio.core.Composition)):
+        raise EmptyTimeline("every track of the timeline is empty", file=name)
+    timebase_of(timeline, file=name)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def write_timeline(
+    timeline: otio.schema.Timeline,
+    format: str,
+    path: Path,
+    *,
+    media_files: Sequence[Path] = (),
+) -> Path:
+    """Write `timeline` to `path` in `format`, atomically: a complete file or nothing.
+
+    .otioz and .otiod bundle the Foley audio the timeline references (found through its
+    `foley` metadata) plus `media_files`; other references stay as written. Raises
+    UnsupportedFormat for read-only formats and WriteError when the writer fails.
+    """
+    chosen = _writable(format)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise WriteError(f"the folder {path.parent} does not exist", file=path)
+    if chosen == "otiod":
+        _write_directory(timeline, path, media_files)
+        return path
+    handle, temporary_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+    )
+    os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        if chosen == "aaf":
+            _write_aaf(timeline, temporary)
+        else:
+            temporary.write_bytes(timeline_to_bytes(timeline, chosen, media_files=media_files))
+        os.replace(temporary, path)
+    except WriteError as error:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(error.detail, file=path, clip=error.clip) from error
+    except TimelineError:
+        temporary.unlink(missing_ok=True)
+        raise
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write: {error}", file=path) from error
+    return path
+
+
+def timeline_to_bytes(
+    timeline: otio.schema.Timeline, format: str, *, media_files: Sequence[Path] = ()
+) -> bytes:
+    """The timeline serialized in `format` (every writable format but the .otiod directory)."""
+    chosen = _writable(format)
+    if chosen not in _AS_BYTES:
+        raise UnsupportedFormat(f"{chosen} is a directory and cannot be returned as bytes")
+    if chosen == "otioz":
+        content, media = _bundle(timeline, media_files)
+        buffer = io.BytesIO()
+        bundles.write_zip(content, media, buffer)
+        return buffer.getvalue()
+    if chosen == "aaf":
+        with _temporary_file(b"", ".aaf") as temporary:
+            temporary.unlink()
+            _write_aaf(timeline, temporary)
+            return temporary.read_bytes()
+    prepared, options = prepared_for(chosen, timeline)
+    try:
+        text = otio.adapters.write_to_string(prepared, adapter_name=ADAPTERS[chosen], **options)
+    except Exception as error:
+        raise _write_failed(chosen, error) from error
+    return text.encode("utf-8")
+
+
+def _writable(format: str) -> str:
+    chosen = normalize_format(format)
+    if chosen not in _WRITABLE:
+        reason = EDL_RESULT_NOTE if chosen == "edl" else "this format is read only"
+        raise UnsupportedFormat(
+            f"cannot write {chosen}: {reason}; writable: {', '.join(_WRITABLE)}"
+        )
+    return chosen
+
+
+def _write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
+    prepared, options = prepared_for("aaf", timeline)
+    try:
+        otio.adapters.write_to_file(prepared, str(path), adapter_name="AAF", **options)
+    # The AAF writer fails through pyaaf2 and its own validation with many exception types.
+    except Exception as error:
+        path.unlink(missing_ok=True)
+        raise _write_failed("aaf", error) from error
+
+
+def _write_failed(chosen: str, error: Exception) -> WriteError:
+    return WriteError(
+        f"the {chosen} writer failed: {type(error).__name__}: {_short(error)}; "
+        "write the result as otio instead, which carries everything"
+    )
+
+
+def _bundle(
+    timeline: otio.schema.Timeline, media_files: Sequence[Path]
+) -> tuple[str, dict[str, Path]]:
+    files = [*foley_audio_files(timeline), *media_files]
+    copy, media = bundles.bundled_copy(timeline, files)
+    return otio.adapters.write_to_string(copy, adapter_name="otio_json"), media
+
+
+def _write_directory(
+    timeline: otio.schema.Timeline, path: Path, media_files: Sequence[Path]
+) -> None:
+    content, media = _bundle(timeline, media_files)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        bundles.write_directory(content, media, staging)
+        if path.exists():
+            raise WriteError("the destination already exists; remove it first", file=path)
+        os.replace(staging, path)
+    except OSError as error:
+        _remove_tree(staging)
+        raise WriteError(f"cannot write the bundle: {error}", file=path) from error
+    except TimelineError:
+        _remove_tree(staging)
+        raise
+
+
+def _remove_tree(directory: Path) -> None:
+    for child in sorted(directory.rglob("*"), reverse=True):
+        if child.is_dir():
+            child.rmdir()
+        else:
+            child.unlink()
+    directory.rmdir()
+
+
+def foley_audio_files(timeline: otio.schema.Timeline) -> list[Path]:
+    """Local audio files referenced by the clips this package added (they carry `foley`)."""
+    files = []
+    for clip in timeline.find_clips():
+        if NAMESPACE not in clip.metadata:
+            continue
+        reference = clip.media_reference
+        if not isinstance(reference, otio.schema.ExternalReference):
+            continue
+        url = reference.target_url
+        local = otio.url_utils.filepath_from_url(url) if url.startswith("file:") else url
+        if Path(local).is_file():
+            files.append(Path(local))
+    return files
