@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Literal
 import grpc
 from google.protobuf import json_format, struct_pb2
 
+from plugin_server.pipeline.atomic import write_bytes_atomically
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from plugin_server.proto_gen.foley.v1 import foley_pb2_grpc
 
@@ -361,7 +362,7 @@ class FoleyClient:
                 elif kind == "clip_problem":
                     problems.append(event.clip_problem)
                 elif kind == "result_timeline":
-                    _write_atomically(output, event.result_timeline.data)
+                    write_bytes_atomically(output, event.result_timeline.data)
                     timeline_path = output
                 elif kind == "summary":
                     return GenerateResult(
@@ -439,20 +440,6 @@ def _read_optional(path: Path | None) -> bytes | None:
         return Path(path).read_bytes()
     except OSError as error:
         raise FoleyClientError(f"cannot read {path}: {error.strerror}") from error
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.partial-", suffix=path.suffix
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class _AudioReceiver:
@@ -542,4 +529,6 @@ def _safe_name(name: str) -> str:
 
 def message_to_dict(message: Any) -> dict[str, Any]:
     """A response message as plain JSON-ready data (field names as in the .proto)."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json_format.MessageToDict(
+        message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+    )

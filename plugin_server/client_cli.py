@@ -224,15 +224,12 @@ def _generate(client: FoleyClient, args: argparse.Namespace) -> int:
 
 
 def progress_feed(display: ProgressDisplay):  # type: ignore[no-untyped-def]
-    labels: dict[str, str] = {}
-
     def on_event(event: pb.GenerateFoleyResponse) -> None:
         kind = event.WhichOneof("event")
         if kind == "accepted":
             plan = event.accepted.plan
-            labels.update({c.clip_id: f"V{c.track_index} {c.name}" for c in plan.clips})
             display.start(
-                [(c.clip_id, labels[c.clip_id]) for c in plan.clips],
+                [(c.clip_id, f"V{c.track_index} {c.name}") for c in plan.clips],
                 header=f"job {event.accepted.job_id}: {len(plan.clips)} clips, engine "
                 f"{plan.engine}, preset {plan.preset}, about {plan.estimated_seconds:.0f} s",
             )
@@ -245,9 +242,8 @@ def progress_feed(display: ProgressDisplay):  # type: ignore[no-untyped-def]
         elif kind == "clip_problem":
             problem = event.clip_problem
             kind_name = pb.ProblemKind.Name(problem.kind).removeprefix("PROBLEM_KIND_").lower()
-            label = labels.get(problem.clip_id) or f"{problem.track_name} {problem.name}".strip()
-            labels.setdefault(problem.clip_id, label)
-            display.finished(problem.clip_id, f"{kind_name}: {problem.reason}")
+            label = f"{problem.track_name} {problem.name}".strip()
+            display.finished(problem.clip_id, f"{kind_name}: {problem.reason}", label)
 
     return on_event
 

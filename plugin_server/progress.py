@@ -28,20 +28,30 @@ class _ClipState:
 class ProgressDisplay:
     """Feed it clip events; it draws. Thread-safe."""
 
-    def __init__(self, stream: TextIO | None = None, *, interactive: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        interactive: bool | None = None,
+        min_redraw_s: float = _MIN_REDRAW_S,
+    ) -> None:
         self._stream = stream or sys.stderr
         self._interactive = self._stream.isatty() if interactive is None else interactive
+        self._min_redraw_s = min_redraw_s
         self._clips: dict[str, _ClipState] = {}
         self._done = 0
         self._drawn_lines = 0
         self._last_draw = 0.0
         self._last_overall = -1
+        self._fraction = 0.0
         self._lock = threading.Lock()
 
     def start(self, clips: list[tuple[str, str]], header: str = "") -> None:
         """`clips` are (clip id, label) pairs of the clips that will be generated."""
         with self._lock:
             self._clips = {clip_id: _ClipState(label) for clip_id, label in clips}
+            self._done = 0
+            self._fraction = 0.0
             if header:
                 self._print_line(header)
             self._draw(force=True)
@@ -52,11 +62,12 @@ class ProgressDisplay:
             state.stage, state.percent, state.active = stage, percent, True
             self._draw()
 
-    def finished(self, clip_id: str, message: str) -> None:
-        """A clip is done (generated, cached, failed...); `message` is its permanent line."""
+    def finished(self, clip_id: str, message: str, label: str = "") -> None:
+        """A clip is done (generated, cached, failed...); `message` is its permanent line.
+        `label` names a clip that was not among those started (one skipped at planning)."""
         with self._lock:
             state = self._clips.pop(clip_id, None)
-            label = state.label if state else clip_id
+            label = state.label if state else (label or clip_id)
             self._done += 1
             self._print_line(f"{label}  {message}")
             self._draw(force=True)
@@ -77,10 +88,14 @@ class ProgressDisplay:
     # -- drawing (lock held) -------------------------------------------------------------------
 
     def _overall(self) -> tuple[int, float]:
+        """(clips in the job, fraction done). Engines restart their percentage at each stage,
+        so the fraction is held at its highest value rather than allowed to go back."""
         total = self._done + len(self._clips)
-        running = sum(state.percent / 100 for state in self._clips.values())
+        # A clip counts fully only once finished (its file written), not at 100% of a stage.
+        running = sum(0.99 * state.percent / 100 for state in self._clips.values())
         fraction = (self._done + running) / total if total else 1.0
-        return total, fraction
+        self._fraction = max(self._fraction, min(1.0, fraction))
+        return total, self._fraction
 
     def _print_line(self, text: str) -> None:
         self._erase()
@@ -98,12 +113,12 @@ class ProgressDisplay:
         if not self._interactive:
             # Plain output: one line per ten percent of the whole job.
             overall = int(fraction * 100)
-            if overall // 10 != self._last_overall // 10:
+            if overall // 10 > self._last_overall // 10:
                 self._stream.write(f"overall {overall:3d}% ({self._done}/{total} clips)\n")
                 self._last_overall = overall
             self._stream.flush()
             return
-        if not force and now - self._last_draw < _MIN_REDRAW_S:
+        if not force and now - self._last_draw < self._min_redraw_s:
             return
         self._last_draw = now
         self._erase()

@@ -15,7 +15,9 @@ import importlib.resources
 import re
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = REPO_ROOT / "protos"
@@ -78,7 +80,8 @@ def compiled_descriptor() -> bytes:
     return proto.SerializeToString()
 
 
-def _clear_json_names(message_types) -> None:  # type: ignore[no-untyped-def]
+def _clear_json_names(message_types: Iterable[Any]) -> None:
+    """Clear json_name on every field of these DescriptorProtos and their nested types."""
     for message_type in message_types:
         for field in message_type.field:
             field.ClearField("json_name")

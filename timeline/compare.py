@@ -33,9 +33,7 @@ def track_layout(timeline: otio.schema.Timeline) -> tuple[TrackLayout, ...]:
     """Every top-level track as (kind, items), times in frames at the timeline's rate."""
     rate = float(timebase_of(timeline).rate)
     return tuple(
-        _track(track, rate)
-        for track in timeline.tracks
-        if isinstance(track, otio.schema.Track)
+        _track(track, rate) for track in timeline.tracks if isinstance(track, otio.schema.Track)
     )
 
 
@@ -78,9 +76,7 @@ def _items(composition: otio.core.Composition, rate: float) -> tuple[ItemLayout,
             url = getattr(reference, "target_url", None)
             media_start = _frames(child.trimmed_range().start_time, rate)
         elif isinstance(child, otio.schema.Stack):
-            children = tuple(
-                _track(t, rate) for t in child if isinstance(t, otio.schema.Track)
-            )
+            children = tuple(_track(t, rate) for t in child if isinstance(t, otio.schema.Track))
         elif isinstance(child, otio.schema.Track):
             children = _items(child, rate)
         items.append(

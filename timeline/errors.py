@@ -6,6 +6,7 @@ Every error names what was wrong, where (the file and, when known, the clip) and
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,12 +18,24 @@ class TimelineError(Exception):
         self.file = str(file) if file is not None else None
         self.clip = clip
         self.detail = message
+        super().__init__(self._formatted())
+
+    def _formatted(self) -> str:
         where = []
         if self.file:
             where.append(self.file)
-        if clip is not None:
-            where.append(f"clip {clip!r}")
-        super().__init__(f"{': '.join(where)}: {message}" if where else message)
+        if self.clip is not None:
+            where.append(f"clip {self.clip!r}")
+        return f"{': '.join(where)}: {self.detail}" if where else self.detail
+
+    def with_file(self, file: str | Path) -> TimelineError:
+        """The same error, naming `file` (unless it already names one)."""
+        if self.file:
+            return self
+        named = copy.copy(self)
+        named.file = str(file)
+        named.args = (named._formatted(),)
+        return named
 
 
 class UnknownFormat(TimelineError):

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import opentimelineio as otio
 
-from timeline.errors import InvalidRange, InvalidRate
+from timeline.errors import InvalidRange, InvalidRate, MalformedTimeline
 from timeline.rates import exact_rate
 from timeline.timebase import SECONDS_PER_DAY
 
@@ -92,8 +92,8 @@ class _Walker:
 
     def walk(self, timeline: otio.schema.Timeline) -> None:
         stack = timeline.tracks
-        start, duration = self._trimmed(stack)
         scalar, notes = _time_scalar(stack)
+        start, duration = self._extent(stack, scalar)
         base = start if scalar >= 0 else start - scalar * duration
         context = _Context(0, "", None, (), notes)
         # The top stack is placed at record [0, duration) with the identity map.
@@ -126,14 +126,14 @@ class _Walker:
         context: _Context,
     ) -> None:
         """Place `item`, which starts at `c0` of its parent's time (parent time = a + s * r)."""
-        start, duration = trim if trim is not None else self._trimmed(item)
+        scalar, notes = _time_scalar(item)
+        start, duration = trim if trim is not None else self._extent(item, scalar)
         c1 = c0 + duration
         rlo, rhi = _record_interval(c0, c1, a, s)
         rlo, rhi = max(rlo, lo), min(rhi, hi)
         vis_lo, vis_hi = _record_interval(c0 - head, c1 + tail, a, s)
         vis_lo, vis_hi = max(vis_lo, vlo), min(vis_hi, vhi)
 
-        scalar, notes = _time_scalar(item)
         if notes:
             context = context._replace(notes=context.notes + notes)
         base = start if scalar >= 0 else start - scalar * duration
@@ -171,6 +171,7 @@ class _Walker:
         elif isinstance(item, otio.schema.Stack):
             nested = context._replace(nested_in=(*context.nested_in, item.name))
             for index, child in enumerate(item):
+                _check_item(child, item)
                 if isinstance(child, otio.schema.Track):
                     if child.kind != otio.schema.TrackKind.Video:
                         continue
@@ -205,6 +206,7 @@ class _Walker:
             if isinstance(child, otio.schema.Transition):
                 self._check_transition(child)
                 continue
+            _check_item(child, track)
             if isinstance(child, otio.schema.Gap):
                 position += self._gap_duration(child)
                 continue
@@ -244,6 +246,13 @@ class _Walker:
             )
         return seconds
 
+    def _extent(self, item: otio.core.Item, scalar: float) -> tuple[float, float]:
+        """Like `_trimmed`, but an untrimmed composition played forward needs no length: its
+        children end where they end. Skipping the sum keeps errors on the child at fault."""
+        if item.source_range is None and isinstance(item, otio.core.Composition) and scalar >= 0:
+            return 0.0, _INF
+        return self._trimmed(item)
+
     def _trimmed(self, item: otio.core.Item) -> tuple[float, float]:
         """(start, duration) in seconds of the item's trimmed range, validated."""
         source_range = item.source_range
@@ -256,10 +265,13 @@ class _Walker:
                         "its length is unknown; re-export it with in and out points",
                         clip=_name(item),
                     )
+            elif isinstance(item, otio.core.Composition):
+                return 0.0, self._natural_duration(item)
             else:
                 try:
                     source_range = item.trimmed_range()
-                except otio.exceptions.OTIOError as error:
+                # A bare base-class Item has no range at all (NotImplementedError).
+                except (otio.exceptions.OTIOError, NotImplementedError) as error:
                     raise InvalidRange(
                         f"cannot compute its range: {error}", clip=_name(item)
                     ) from error
@@ -267,6 +279,18 @@ class _Walker:
         duration = self._seconds(source_range.duration, item)
         self._check_duration(item, duration)
         return start, duration
+
+    def _natural_duration(self, composition: otio.core.Composition) -> float:
+        """A composition's length from its children: their sum in a track, the longest in a
+        stack. Validates each child on the way, so errors name the child at fault."""
+        lengths = [
+            self._trimmed(_check_item(child, composition))[1]
+            for child in composition
+            if not isinstance(child, otio.schema.Transition)
+        ]
+        if isinstance(composition, otio.schema.Stack):
+            return max(lengths, default=0.0)
+        return math.fsum(lengths)
 
     def _gap_duration(self, gap: otio.schema.Gap) -> float:
         return self._trimmed(gap)[1]
@@ -323,6 +347,16 @@ def _time_scalar(item: otio.core.Item) -> tuple[float, tuple[str, ...]]:
                 "its speed was taken as 1"
             )
     return scalar, tuple(notes)
+
+
+def _check_item(child: otio.core.Composable, parent: otio.core.Composition) -> otio.core.Item:
+    """Compositions hold items and transitions; a bare base-class object means a damaged file."""
+    if not isinstance(child, otio.core.Item | otio.schema.Transition):
+        raise MalformedTimeline(
+            f"{type(child).__name__} {child.name!r} is neither an item nor a transition",
+            clip=_name(parent),
+        )
+    return child
 
 
 def _name(item: otio.core.SerializableObject) -> str:

@@ -17,16 +17,17 @@ from timeline.errors import InvalidRate
 # decimals (23.976) is off by 2.4e-5. Both tolerances sit far below the gap between real rates.
 _INTEGER_TOLERANCE = 1e-6
 _NTSC_TOLERANCE = 1e-3
+_MIN_RATE = 0.1  # OTIO times in seconds use rate 1; anything far slower is damage
 _MAX_RATE = 1000.0
 
 
 def exact_rate(rate: float, *, what: str = "rate") -> Fraction:
     """Snap a float frame rate (frames per second) to the exact rational it stands for.
 
-    Raises InvalidRate for rates that are not positive and finite or beyond 1000 fps.
+    Raises InvalidRate for rates that are not finite or outside 0.1-1000 fps.
     """
-    if not math.isfinite(rate) or rate <= 0 or rate > _MAX_RATE:
-        raise InvalidRate(f"{what} {rate!r} is not a frame rate (must be between 0 and 1000 fps)")
+    if not math.isfinite(rate) or not _MIN_RATE <= rate <= _MAX_RATE:
+        raise InvalidRate(f"{what} {rate!r} is not a frame rate (must be between 0.1 and 1000 fps)")
     nearest = round(rate)
     if nearest > 0 and abs(rate - nearest) <= _INTEGER_TOLERANCE * nearest:
         return Fraction(nearest)
@@ -65,34 +66,45 @@ def check_timecode_rate(rate: Fraction, *, what: str = "timeline rate") -> int:
     return nominal
 
 
+class TimecodeClock:
+    """Formats frame counts as timecode at one rate; the rate is checked once, here."""
+
+    __slots__ = ("_dropped", "_nominal", "_per_minute", "_per_ten_minutes", "_separator")
+
+    def __init__(self, rate: Fraction, *, drop_frame: bool = False) -> None:
+        self._nominal = check_timecode_rate(rate)
+        drop = drop_frame and supports_drop_frame(rate)
+        self._separator = ";" if drop else ":"
+        self._dropped = self._nominal // 15 if drop else 0  # 2 labels a minute at 29.97
+        self._per_minute = self._nominal * 60 - self._dropped
+        self._per_ten_minutes = self._nominal * 600 - self._dropped * 9
+
+    def timecode(self, frames: int) -> str:
+        """HH:MM:SS:FF (HH:MM:SS;FF drop frame) of `frames` from 00:00:00:00; hours wrap at 24."""
+        if frames < 0:
+            raise ValueError(f"timecode of a negative frame count {frames}")
+        if self._dropped:
+            frames = self._labelled(frames)
+        total_seconds, ff = divmod(frames, self._nominal)
+        total_minutes, ss = divmod(total_seconds, 60)
+        hours, mm = divmod(total_minutes, 60)
+        return f"{hours % 24:02d}:{mm:02d}:{ss:02d}{self._separator}{ff:02d}"
+
+    def _labelled(self, frames: int) -> int:
+        """The count a drop-frame clock shows: labels skipped every minute but each tenth."""
+        tens, remainder = divmod(frames, self._per_ten_minutes)
+        extra = self._dropped * 9 * tens
+        if remainder >= self._dropped:
+            extra += self._dropped * ((remainder - self._dropped) // self._per_minute)
+        return frames + extra
+
+
 def frames_to_timecode(frames: int, rate: Fraction, *, drop_frame: bool = False) -> str:
     """Format a frame count from 00:00:00:00 as HH:MM:SS:FF (HH:MM:SS;FF when drop frame).
 
     Hours wrap at 24 as on a timecode clock. Raises InvalidRate if `rate` cannot carry timecode.
     """
-    nominal = check_timecode_rate(rate)
-    if frames < 0:
-        raise ValueError(f"timecode of a negative frame count {frames}")
-    separator = ":"
-    if drop_frame and supports_drop_frame(rate):
-        separator = ";"
-        frames = _drop_frame_counted(frames, nominal)
-    total_seconds, ff = divmod(frames, nominal)
-    total_minutes, ss = divmod(total_seconds, 60)
-    hours, mm = divmod(total_minutes, 60)
-    return f"{hours % 24:02d}:{mm:02d}:{ss:02d}{separator}{ff:02d}"
-
-
-def _drop_frame_counted(frames: int, nominal: int) -> int:
-    """Map a real frame count to the count a drop-frame clock shows (labels skipped per minute)."""
-    dropped = nominal // 15  # 2 labels per minute at 29.97, 4 at 59.94
-    per_minute = nominal * 60 - dropped
-    per_ten_minutes = nominal * 600 - dropped * 9
-    tens, remainder = divmod(frames, per_ten_minutes)
-    extra = dropped * 9 * tens
-    if remainder >= dropped:
-        extra += dropped * ((remainder - dropped) // per_minute)
-    return frames + extra
+    return TimecodeClock(rate, drop_frame=drop_frame).timecode(frames)
 
 
 def format_rate(rate: Fraction) -> str:

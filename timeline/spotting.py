@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 
-from timeline.errors import AmbiguousMedia, InvalidRate, MediaNotFound
+from timeline.errors import AmbiguousMedia, InvalidRate, MediaNotFound, TimelineError
+from timeline.metadata import lookup, namespace
 from timeline.placement import ClipPlacement, clip_placements
-from timeline.rates import can_carry_timecode, exact_rate, frames_to_timecode
+from timeline.rates import TimecodeClock, can_carry_timecode, exact_rate
 from timeline.records import ClipStatus, MediaMap, SpottedClip
 from timeline.relink import MediaResolver
 from timeline.timebase import NAMESPACE, Timebase, timebase_of
@@ -39,15 +40,22 @@ def spot_clips(
     media_map: MediaMap = MediaMap(),  # noqa: B008 - a frozen record, safe as a default
     *,
     media_start_timecode: MediaStartTimecode | None = None,
+    source_name: str | None = None,
 ) -> list[SpottedClip]:
     """Every picture clip of `timeline`, spotted or skipped, in track then record-time order.
 
     `media_start_timecode(path)` is asked for a file's start timecode only when the timeline
-    gives its media no available range. Raises InvalidRange / InvalidRate for broken ranges.
+    gives its media no available range. Raises InvalidRange / InvalidRate (naming the clip, and
+    `source_name` as the file) for broken ranges and rates.
     """
-    timebase = timebase_of(timeline)
-    spotter = _Spotter(timebase, MediaResolver(media_map), media_start_timecode)
-    drafts = [spotter.spot(placement) for placement in clip_placements(timeline)]
+    try:
+        timebase = timebase_of(timeline)
+        spotter = _Spotter(timebase, MediaResolver(media_map), media_start_timecode)
+        drafts = [spotter.spot(placement) for placement in clip_placements(timeline)]
+    except TimelineError as error:
+        if source_name is None or error.file:
+            raise
+        raise error.with_file(source_name) from None
     drafts.sort(key=lambda draft: (draft[0].track_index, draft[1]["record_start_frame"]))
     return _with_ids(drafts)
 
@@ -59,16 +67,17 @@ def clip_prompt(clip: otio.schema.Clip) -> str:
     else its comment.
     """
     metadata = clip.metadata
-    namespace = metadata.get(NAMESPACE)
-    if isinstance(namespace, Mapping):
-        prompt = namespace.get("prompt")
-        if isinstance(prompt, str) and prompt.strip():
-            return prompt.strip()
-    flat = metadata.get(f"{NAMESPACE}.prompt")
-    if isinstance(flat, str) and flat.strip():
-        return flat.strip()
+    ours = namespace(metadata, NAMESPACE)
+    prompt = lookup(ours, "prompt") if ours is not None else None
+    if not (isinstance(prompt, str) and prompt.strip()):
+        prompt = lookup(metadata, f"{NAMESPACE}.prompt")
+    if isinstance(prompt, str) and prompt.strip():
+        return prompt.strip()
+    markers = clip.markers
+    if not len(markers):
+        return ""
     texts = []
-    for marker in clip.markers:
+    for marker in markers:
         for text in (marker.name, marker.comment):
             if isinstance(text, str) and text.strip():
                 texts.append(text.strip())
@@ -90,7 +99,8 @@ class _Spotter:
         self._resolver = resolver
         self._probe = media_start_timecode
         self._probed: dict[Path, float | Exception | None] = {}
-        self._rates: dict[float, Fraction] = {}
+        self._rates: dict[float, tuple[Fraction, float]] = {}  # OTIO's double -> exact, float
+        self._clocks: dict[float, TimecodeClock | None] = {}
 
     def spot(self, placement: ClipPlacement) -> tuple[ClipPlacement, dict, str]:
         """The fields of one SpottedClip (all but its id) by name, and the clip's identity."""
@@ -127,6 +137,7 @@ class _Spotter:
         reference = clip.media_reference
         media_url, media_path = self._media(reference, reasons, extra)
         origin, media_rate = self._origin(clip, reference, media_path, reasons, extra)
+        media_fps = media_rate[1] if media_rate else 0.0
         media_start_s = round(media_in - origin, _MEDIA_DECIMALS) + 0.0  # no -0.0
         if media_start_s < 0:
             extra["media_notes"] = [f"starts {-media_start_s:.3f} s before the media's first frame"]
@@ -134,14 +145,11 @@ class _Spotter:
         media_start_frame = media_duration_frames = 0.0
         media_timecode = ""
         if media_rate is not None:
-            media_start_frame = round(media_in * float(media_rate), _FRAME_DECIMALS) + 0.0
-            media_duration_frames = round(media_duration * float(media_rate), _FRAME_DECIMALS)
-            if can_carry_timecode(media_rate) and media_start_frame >= 0:
-                media_timecode = frames_to_timecode(
-                    math.floor(media_start_frame + 1e-6),
-                    media_rate,
-                    drop_frame=self._timebase.drop_frame and media_rate == self._timebase.rate,
-                )
+            media_start_frame = round(media_in * media_fps, _FRAME_DECIMALS) + 0.0
+            media_duration_frames = round(media_duration * media_fps, _FRAME_DECIMALS)
+            clock = self._clock(media_rate)
+            if clock is not None and media_start_frame >= 0:
+                media_timecode = clock.timecode(math.floor(media_start_frame + 1e-6))
 
         status = ClipStatus.SKIPPED if reasons else ClipStatus.SPOTTED
         fields = {
@@ -165,7 +173,7 @@ class _Spotter:
             "prompt": clip_prompt(clip),
             "otio_path": placement.otio_path,
             "extra": extra,
-            "media_rate": media_rate,
+            "media_rate": media_rate[0] if media_rate else None,
             "media_start_frame": media_start_frame,
             "media_duration_frames": media_duration_frames,
             "media_timecode": media_timecode,
@@ -230,13 +238,13 @@ class _Spotter:
         media_path: Path | None,
         reasons: list[str],
         extra: dict,
-    ) -> tuple[float, Fraction | None]:
+    ) -> tuple[float, tuple[Fraction, float] | None]:
         """The media time of the file's first frame (seconds) and the media's frame rate."""
         available = reference.available_range
         if available is not None:
             rate = self._exact(available.start_time.rate, clip)
             extra["media_origin"] = "available_range"
-            return available.start_time.value / float(rate), rate
+            return available.start_time.value / rate[1], rate
         source_range = clip.source_range
         rate = self._exact(source_range.start_time.rate, clip) if source_range else None
         if media_path is not None and self._probe is not None:
@@ -263,14 +271,27 @@ class _Spotter:
             return None
         return probed
 
-    def _exact(self, rate: float, clip: otio.schema.Clip) -> Fraction:
+    def _clock(self, media_rate: tuple[Fraction, float]) -> TimecodeClock | None:
+        """Media timecode is shown drop frame only when the timeline's own is, at its rate."""
+        exact, fps = media_rate
+        if fps not in self._clocks:
+            self._clocks[fps] = (
+                TimecodeClock(
+                    exact, drop_frame=self._timebase.drop_frame and exact == self._timebase.rate
+                )
+                if can_carry_timecode(exact)
+                else None
+            )
+        return self._clocks[fps]
+
+    def _exact(self, rate: float, clip: otio.schema.Clip) -> tuple[Fraction, float]:
         exact = self._rates.get(rate)
         if exact is None:
             try:
-                exact = exact_rate(rate, what="media rate")
+                fraction = exact_rate(rate, what="media rate")
             except InvalidRate as error:
                 raise InvalidRate(error.detail, clip=clip.name) from None
-            self._rates[rate] = exact
+            exact = self._rates[rate] = (fraction, float(fraction))
         return exact
 
 

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import opentimelineio as otio
 
 from timeline.errors import EmptyTimeline, InvalidRange, InvalidRate
-from timeline.rates import (
-    can_carry_timecode,
-    exact_rate,
-    frames_to_timecode,
-    supports_drop_frame,
-)
+from timeline.metadata import lookup, namespace
+from timeline.rates import TimecodeClock, can_carry_timecode, exact_rate, supports_drop_frame
 
 SECONDS_PER_DAY = 24 * 3600
 NAMESPACE = "foley"
@@ -28,10 +23,14 @@ class Timebase:
     rate: Fraction
     start_frame: int
     drop_frame: bool
+    clock: TimecodeClock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "clock", TimecodeClock(self.rate, drop_frame=self.drop_frame))
 
     def timecode(self, frame: int) -> str:
         """Timecode of `frame` frames after the timeline's start, global start included."""
-        return frames_to_timecode(self.start_frame + frame, self.rate, drop_frame=self.drop_frame)
+        return self.clock.timecode(self.start_frame + frame)
 
 
 def timebase_of(timeline: otio.schema.Timeline, *, file: str | None = None) -> Timebase:
@@ -89,21 +88,24 @@ def _raise_no_timecode(rate: float, file: str | None) -> None:
 
 
 def _first_item_rate(timeline: otio.schema.Timeline) -> float | None:
+    """The rate of the first item with a duration, video tracks first (else any item's)."""
     tracks = [t for t in timeline.tracks if isinstance(t, otio.schema.Track)]
     ordered = [t for t in tracks if t.kind == otio.schema.TrackKind.Video] + [
         t for t in tracks if t.kind != otio.schema.TrackKind.Video
     ]
+    fallback = None
     for track in ordered:
         for item in track:
-            if isinstance(item, otio.schema.Transition):
+            if not isinstance(item, otio.core.Item):
                 continue
             try:
                 duration = item.trimmed_range().duration
-            except otio.exceptions.OTIOError:
-                continue  # a clip without any range; the walk reports it with its name
+            except (otio.exceptions.OTIOError, NotImplementedError):
+                continue  # an item without any range; the walk reports it with its name
             if duration.value > 0:
                 return duration.rate
-    return None
+            fallback = fallback if fallback is not None else duration.rate
+    return fallback
 
 
 def _drop_frame(timeline: otio.schema.Timeline, rate: Fraction) -> bool:
@@ -114,15 +116,12 @@ def _drop_frame(timeline: otio.schema.Timeline, rate: Fraction) -> bool:
     """
     if not supports_drop_frame(rate):
         return False
-    metadata = timeline.metadata
-    ours = metadata.get(NAMESPACE)
-    if isinstance(ours, Mapping) and isinstance(ours.get("drop_frame"), bool):
+    ours = namespace(timeline.metadata, NAMESPACE)
+    if ours is not None and isinstance(lookup(ours, "drop_frame"), bool):
         return bool(ours["drop_frame"])
-    fcp = metadata.get("fcp_xml")
-    if isinstance(fcp, Mapping):
-        timecode = fcp.get("timecode")
-        if isinstance(timecode, Mapping):
-            display = timecode.get("displayformat")
-            if display in ("DF", "NDF"):
-                return display == "DF"
+    fcp = namespace(timeline.metadata, "fcp_xml")
+    timecode = namespace(fcp, "timecode") if fcp is not None else None
+    display = lookup(timecode, "displayformat") if timecode is not None else None
+    if display in ("DF", "NDF"):
+        return display == "DF"
     return True

@@ -3,6 +3,9 @@
 Changes are made on a copy, only for the writer, and never move anything in time:
 - FCP 7 XML and FCPXML writers need a global start time (they fail on None): 0 at the
   timeline's rate is added.
+- The FCPXML writer runs ffprobe on every media file it can see, once per clip when the probe
+  finds no picture (every WAV): minutes for a long result, and output that depends on whether
+  ffprobe is installed. Media URLs are handed to it as opaque tokens and put back in the text.
 - The AAF writer wants one edit rate for every clip, gap, transition and available media range,
   and cannot write a MultipleDescriptor back; ranges are re-expressed at the timeline's rate
   (item ranges to the nearest frame, available media outwards) and such descriptors are left to
@@ -12,7 +15,9 @@ Changes are made on a copy, only for the writer, and never move anything in time
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 import opentimelineio as otio
 
@@ -22,19 +27,52 @@ RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
 
 
-def prepared_for(
-    format: str, timeline: otio.schema.Timeline
-) -> tuple[otio.schema.Timeline, dict[str, Any]]:
-    """(timeline to hand the writer, extra writer options) for canonical `format`."""
-    if format in ("fcp_xml", "fcpxml"):
+@dataclass(frozen=True)
+class Prepared:
+    """What to hand a writer: the timeline, extra writer options, and text to put back."""
+
+    timeline: otio.schema.Timeline
+    options: dict[str, Any] = field(default_factory=dict)
+    replacements: dict[str, str] = field(default_factory=dict)  # written text -> final text
+
+    def finish(self, text: str) -> str:
+        for written, final in self.replacements.items():
+            text = text.replace(written, final)
+        return text
+
+
+def prepared_for(format: str, timeline: otio.schema.Timeline) -> Prepared:
+    """The writer's input for canonical `format` (a copy wherever something had to change)."""
+    if format == "fcp_xml":
         if timeline.global_start_time is not None:
-            return timeline, {}
+            return Prepared(timeline)
+        return Prepared(_with_global_start(timeline.deepcopy()))
+    if format == "fcpxml":
         copy = timeline.deepcopy()
-        copy.global_start_time = RationalTime(0, float(timebase_of(timeline).rate))
-        return copy, {}
+        if copy.global_start_time is None:
+            _with_global_start(copy)
+        return Prepared(copy, replacements=_tokenized_urls(copy))
     if format == "aaf":
-        return _for_aaf(timeline), {"use_empty_mob_ids": True}
-    return timeline, {}
+        return Prepared(_for_aaf(timeline), {"use_empty_mob_ids": True})
+    return Prepared(timeline)
+
+
+def _with_global_start(copy: otio.schema.Timeline) -> otio.schema.Timeline:
+    copy.global_start_time = RationalTime(0, float(timebase_of(copy).rate))
+    return copy
+
+
+def _tokenized_urls(copy: otio.schema.Timeline) -> dict[str, str]:
+    """Replace every media URL by a token no file system has; return quoted token -> URL."""
+    replacements = {}
+    for index, clip in enumerate(copy.find_clips()):
+        reference = clip.media_reference
+        if isinstance(reference, otio.schema.ExternalReference) and reference.target_url:
+            token = f"foley-url-token://{index}"
+            # Quoted, so token 1 never matches inside token 12; quoteattr escapes & < > and ".
+            replacements[f'"{token}"'] = quoteattr(reference.target_url)
+            reference.target_url = token
+    return replacements
 
 
 def _for_aaf(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

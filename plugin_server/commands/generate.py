@@ -21,6 +21,7 @@ from plugin_server.commands._options import (
     media_maps,
     media_roots,
 )
+from plugin_server.executors.options import add_executor_arguments, executor_settings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeline-name", help="which timeline of a file that holds several")
     add_engine_arguments(parser, default_preset="default")
     add_media_arguments(parser, root_help="folder searched for media by base name (repeatable)")
+    add_executor_arguments(parser)
     prompts = parser.add_argument_group("what to generate")
     prompts.add_argument("--prompt", default="", help="prompt for every clip")
     prompts.add_argument("--negative-prompt", default="", help="what to avoid")
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from plugin_server.engines.base import EngineError
     from plugin_server.engines.registry import EngineConfig, create_engine
+    from plugin_server.executors import ExecutorUnavailable
     from plugin_server.pipeline.devices import DeviceUnavailable
     from plugin_server.pipeline.errors import PipelineError
     from plugin_server.pipeline.local import LocalRun
@@ -104,24 +107,20 @@ def _run(args: argparse.Namespace) -> int:
             device=choice.device,
             workers=args.workers,
             cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+            executor=executor_settings(args),
         )
-    except (PipelineError, DeviceUnavailable) as error:
+    except (PipelineError, DeviceUnavailable, ExecutorUnavailable) as error:
         raise OptionError(str(error)) from error
     progress = None if args.quiet else _progress_printer()
+    cancel = threading.Event()
     try:
         with local:
-            result = local.generate(
-                args.timeline,
-                request,
-                output=output,
-                audio_dir=audio_dir,
-                media_roots=media_roots(args),
-                media_maps=media_maps(args),
-                input_format=args.input_format,
-                timeline_name=args.timeline_name,
-                on_event=progress,
-                cancel=threading.Event(),
-            )
+            try:
+                result = _generate(local, args, request, output, audio_dir, progress, cancel)
+            except KeyboardInterrupt:
+                cancel.set()  # before the pool waits for its running clips: they stop now
+                print("\nfoley-server generate: cancelled", file=sys.stderr)
+                return 130
     except (PipelineError, TimelineError, PresetError, EngineError) as error:
         print(f"foley-server generate: {error}", file=sys.stderr)
         return 2
@@ -136,6 +135,21 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if summary.clips_failed or summary.clips_cancelled else 0
 
 
+def _generate(local, args, request, output, audio_dir, progress, cancel):  # type: ignore[no-untyped-def]
+    return local.generate(
+        args.timeline,
+        request,
+        output=output,
+        audio_dir=audio_dir,
+        media_roots=media_roots(args),
+        media_maps=media_maps(args),
+        input_format=args.input_format,
+        timeline_name=args.timeline_name,
+        on_event=progress,
+        cancel=cancel,
+    )
+
+
 def _progress_printer():  # type: ignore[no-untyped-def]
     from plugin_server.pipeline.events import (
         ClipFailed,
@@ -147,15 +161,12 @@ def _progress_printer():  # type: ignore[no-untyped-def]
     from plugin_server.progress import ProgressDisplay
 
     display = ProgressDisplay()
-    labels: dict[str, str] = {}
 
     def on_event(event) -> None:  # type: ignore[no-untyped-def]
         if isinstance(event, JobStarted):
             plan = event.plan
-            labels.update({c.clip_id: f"V{c.track_index} {c.name}" for c in plan.clips})
-            labels.update({p.clip_id: f"{p.track_name} {p.name}" for p in plan.problems})
             display.start(
-                [(c.clip_id, labels[c.clip_id]) for c in plan.clips],
+                [(c.clip_id, f"V{c.track_index} {c.name}") for c in plan.clips],
                 header=f"{len(plan.clips)} clips, engine {plan.engine}, preset {plan.preset}",
             )
         elif isinstance(event, ClipProgressed):
@@ -166,8 +177,8 @@ def _progress_printer():  # type: ignore[no-untyped-def]
             display.finished(outcome.clip_id, f"{how} -> {outcome.file_name}")
         elif isinstance(event, ClipFailed):
             problem = event.problem
-            labels.setdefault(problem.clip_id, problem.name)
-            display.finished(problem.clip_id, f"{problem.kind}: {problem.reason}")
+            label = f"{problem.track_name} {problem.name}".strip()
+            display.finished(problem.clip_id, f"{problem.kind}: {problem.reason}", label)
         elif isinstance(event, JobFinished):
             display.close()
 

@@ -18,6 +18,7 @@ from plugin_server.commands._options import (
     media_maps,
     media_roots,
 )
+from plugin_server.executors.options import add_executor_arguments, executor_settings
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="on SIGTERM, time for jobs in flight to finish (default 30)",
     )
+    add_executor_arguments(parser)
     security = parser.add_argument_group("security")
     security.add_argument(
         "--auth-token-file",
@@ -145,6 +147,7 @@ def build_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             metrics_port=args.metrics_port,
             metrics_host=args.metrics_host,
             shutdown_grace_s=args.shutdown_grace,
+            executor=executor_settings(args),
         )
     except ValueError as error:
         raise OptionError(str(error)) from error
@@ -162,6 +165,7 @@ def _auth_token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from plugin_server.executors import ExecutorUnavailable
     from plugin_server.server.app import FoleyServer
     from plugin_server.server.logs import configure_logging
 
@@ -170,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         config = build_config(args)
         server = FoleyServer(config)
         server.start()
-    except (OptionError, OSError, ValueError) as error:
+    except (OptionError, OSError, ValueError, ExecutorUnavailable) as error:
         print(f"foley-server serve: {error}", file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         media_map = media_map_from(args.media_map, args.media_root)
         loaded = read_timeline(args.timeline, format=args.format, timeline_name=args.timeline_name)
-        clips = spot_clips(loaded.timeline, media_map)
+        clips = spot_clips(loaded.timeline, media_map, source_name=loaded.source_name)
     except TimelineError as error:
         print(f"foley-server spot: {error}", file=sys.stderr)
         return 2

@@ -163,9 +163,7 @@ class BouncingBall:
         """Native pixels per frame squared, so that the tallest flight just fits."""
         hits = self.bounce_frames
         limits = [2 * self.apex_height / hits[0] ** 2]
-        limits += [
-            8 * self.apex_height / (b - a) ** 2 for a, b in itertools.pairwise(hits)
-        ]
+        limits += [8 * self.apex_height / (b - a) ** 2 for a, b in itertools.pairwise(hits)]
         return min(limits)
 
     def ball_centre(self, index: float) -> tuple[float, float]:
@@ -307,7 +305,9 @@ def _check_event_frames(frames: tuple[int, ...], num_frames: int, name: str) -> 
 
 
 class _Canvas:
-    """Anti-aliased drawing in native coordinates onto a `width` x `height` RGB image."""
+    """Anti-aliased drawing in native coordinates onto a `width` x `height` RGB image.
+
+    Each shape is evaluated only over the pixels of its bounding box."""
 
     def __init__(self, width: int, height: int) -> None:
         if width < 2 or height < 2:
@@ -315,33 +315,48 @@ class _Canvas:
         self._sx = width / NATIVE_WIDTH
         self._sy = height / NATIVE_HEIGHT
         # Pixel centres in native units; one output pixel spans `_pixel` native units.
-        self._x = ((np.arange(width, dtype=np.float32) + 0.5) / self._sx)[None, :]
-        self._y = ((np.arange(height, dtype=np.float32) + 0.5) / self._sy)[:, None]
+        self._x = (np.arange(width, dtype=np.float32) + 0.5) / self._sx
+        self._y = (np.arange(height, dtype=np.float32) + 0.5) / self._sy
         self._pixel = 1.0 / min(self._sx, self._sy)
         self._rgb = np.empty((height, width, 3), dtype=np.float32)
         self._rgb[:] = _BACKGROUND_RGB
         # A faint static texture, so optical flow and codecs see something like a real set.
-        self._rgb += (6.0 * np.sin(self._x / 23.0) * np.cos(self._y / 17.0))[..., None]
+        texture = 6.0 * np.sin(self._x / 23.0)[None, :] * np.cos(self._y / 17.0)[:, None]
+        self._rgb += texture[..., None]
 
-    def _paint(self, coverage: np.ndarray, rgb: tuple[int, int, int]) -> None:
+    def _box(
+        self, x0: float, x1: float, y0: float, y1: float
+    ) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+        """Index slices and pixel-centre grids covering native box [x0, x1] x [y0, y1]."""
+        margin = 2 * self._pixel
+        columns = slice(*np.searchsorted(self._x, [x0 - margin, x1 + margin]))
+        rows = slice(*np.searchsorted(self._y, [y0 - margin, y1 + margin]))
+        return rows, columns, self._x[None, columns], self._y[rows, None]
+
+    def _paint(
+        self, rows: slice, columns: slice, coverage: np.ndarray, rgb: tuple[int, int, int]
+    ) -> None:
         alpha = coverage[..., None]
-        self._rgb *= 1.0 - alpha
-        self._rgb += alpha * np.asarray(rgb, dtype=np.float32)
+        region = self._rgb[rows, columns]
+        region *= 1.0 - alpha
+        region += alpha * np.asarray(rgb, dtype=np.float32)
 
     def _edge(self, signed_distance: np.ndarray) -> np.ndarray:
         """Coverage from a signed distance in native units (positive inside)."""
         return np.clip(signed_distance / self._pixel + 0.5, 0.0, 1.0)
 
     def disc(self, cx: float, cy: float, radius: float, rgb: tuple[int, int, int]) -> None:
-        distance = np.sqrt((self._x - cx) ** 2 + (self._y - cy) ** 2)
-        self._paint(self._edge(radius - distance), rgb)
+        rows, columns, x, y = self._box(cx - radius, cx + radius, cy - radius, cy + radius)
+        distance = np.sqrt((x - cx) ** 2 + (y - cy) ** 2)
+        self._paint(rows, columns, self._edge(radius - distance), rgb)
 
     def rectangle(
         self, x0: float, x1: float, y0: float, y1: float, rgb: tuple[int, int, int]
     ) -> None:
-        inside_x = self._edge(np.minimum(self._x - x0, x1 - self._x))
-        inside_y = self._edge(np.minimum(self._y - y0, y1 - self._y))
-        self._paint(inside_x * inside_y, rgb)
+        rows, columns, x, y = self._box(x0, x1, y0, y1)
+        inside_x = self._edge(np.minimum(x - x0, x1 - x))
+        inside_y = self._edge(np.minimum(y - y0, y1 - y))
+        self._paint(rows, columns, inside_x * inside_y, rgb)
 
     def segment(
         self,
@@ -352,11 +367,15 @@ class _Canvas:
         thickness: float,
         rgb: tuple[int, int, int],
     ) -> None:
+        half = thickness / 2
+        rows, columns, x, y = self._box(
+            min(x0, x1) - half, max(x0, x1) + half, min(y0, y1) - half, max(y0, y1) + half
+        )
         dx, dy = x1 - x0, y1 - y0
         length_sq = max(dx * dx + dy * dy, 1e-9)
-        u = np.clip(((self._x - x0) * dx + (self._y - y0) * dy) / length_sq, 0.0, 1.0)
-        distance = np.sqrt((self._x - x0 - u * dx) ** 2 + (self._y - y0 - u * dy) ** 2)
-        self._paint(self._edge(thickness / 2 - distance), rgb)
+        u = np.clip(((x - x0) * dx + (y - y0) * dy) / length_sq, 0.0, 1.0)
+        distance = np.sqrt((x - x0 - u * dx) ** 2 + (y - y0 - u * dy) ** 2)
+        self._paint(rows, columns, self._edge(half - distance), rgb)
 
     def pixels(self) -> np.ndarray:
         return np.clip(self._rgb + 0.5, 0, 255).astype(np.uint8)

@@ -104,15 +104,7 @@ def write_audio(
         channels,
         loudness_target_lufs,
     )
-    layout = mono if channels == 1 else np.stack([mono, mono], axis=1)
-    measured = measure(layout, sample_rate)
-    gain_db = 0.0
-    if loudness_target_lufs is not None:
-        gain_db = normalisation_gain_db(measured, loudness_target_lufs, TRUE_PEAK_CEILING_DBTP)
-        if gain_db:
-            mono = mono * 10 ** (gain_db / 20)
-            layout = mono if channels == 1 else np.stack([mono, mono], axis=1)
-            measured = measure(layout, sample_rate)
+    mono, measured, gain_db = _normalised(mono, sample_rate, channels, loudness_target_lufs)
     clipped = int(np.count_nonzero(np.abs(mono) > 1.0)) if sample_format == "pcm24" else 0
     if clipped:
         log.warning("%s: %d samples beyond full scale were clipped to 24-bit PCM", path, clipped)
@@ -128,13 +120,8 @@ def write_audio(
             true_peak_dbtp=measured.true_peak_dbtp,
             coding_history=bwf.coding_history(sample_format, sample_rate, channels, originator),
         )
-        try:
-            _wav_header(mono, sample_rate, channels, sample_format, fields)
-        except OverflowError as error:
-            raise AudioWriteError(f"{path}: {error}; write FLAC or shorter clips", path) from error
-        _atomic_write(
-            path, lambda file: _write_wav(file, mono, sample_rate, channels, sample_format, fields)
-        )
+        header = _wav_header(path, mono, sample_rate, channels, sample_format, fields)
+        _atomic_write(path, lambda file: _write_wav(file, header, mono, channels, sample_format))
     else:
         metadata = {
             "TIME_REFERENCE": str(time_reference_samples),
@@ -145,32 +132,6 @@ def write_audio(
         _atomic_write(
             path, lambda file: _write_flac(path, file, mono, sample_rate, channels, metadata)
         )
-    return _report(
-        path,
-        mono,
-        sample_rate,
-        channels,
-        container,
-        sample_format,
-        measured,
-        gain_db,
-        time_reference_samples,
-        clipped,
-    )
-
-
-def _report(
-    path: Path,
-    mono: np.ndarray,
-    sample_rate: int,
-    channels: int,
-    container: Container,
-    sample_format: SampleFormat,
-    measured: LoudnessReport,
-    gain_db: float,
-    time_reference_samples: int,
-    clipped: int,
-) -> AudioFileReport:
     return AudioFileReport(
         path=path,
         num_samples=int(mono.shape[0]),
@@ -185,6 +146,25 @@ def _report(
         clipped_samples=clipped,
         peak_dbfs=_peak_dbfs(mono, sample_format),
     )
+
+
+def _normalised(
+    mono: np.ndarray, sample_rate: int, channels: int, target_lufs: float | None
+) -> tuple[np.ndarray, LoudnessReport, float]:
+    """(samples with the normalisation gain applied, their loudness as written, gain in dB)."""
+
+    def measured_as_written(signal: np.ndarray) -> LoudnessReport:
+        layout = signal if channels == 1 else np.stack([signal, signal], axis=1)
+        return measure(layout, sample_rate)
+
+    measured = measured_as_written(mono)
+    if target_lufs is None:
+        return mono, measured, 0.0
+    gain_db = normalisation_gain_db(measured, target_lufs, TRUE_PEAK_CEILING_DBTP)
+    if not gain_db:
+        return mono, measured, 0.0
+    mono = mono * 10 ** (gain_db / 20)
+    return mono, measured_as_written(mono), gain_db
 
 
 def _peak_dbfs(mono: np.ndarray, sample_format: SampleFormat) -> float | None:
@@ -291,14 +271,9 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _write_wav(
-    file: BinaryIO,
-    mono: np.ndarray,
-    sample_rate: int,
-    channels: int,
-    sample_format: SampleFormat,
-    fields: BextFields,
+    file: BinaryIO, header: bytes, mono: np.ndarray, channels: int, sample_format: SampleFormat
 ) -> None:
-    file.write(_wav_header(mono, sample_rate, channels, sample_format, fields))
+    file.write(header)
     for block in _encoded_blocks(mono, channels, sample_format):
         file.write(block)
     if mono.shape[0] * channels * bwf.bytes_per_sample(sample_format) % 2:
@@ -306,16 +281,21 @@ def _write_wav(
 
 
 def _wav_header(
+    path: Path,
     mono: np.ndarray,
     sample_rate: int,
     channels: int,
     sample_format: SampleFormat,
     fields: BextFields,
 ) -> bytes:
+    """Everything before the samples; AudioWriteError when the file would pass RIFF's 4 GiB."""
     frames = mono.shape[0]
     data_size = frames * channels * bwf.bytes_per_sample(sample_format)
     chunks = bwf.bext_chunk(fields) + bwf.fmt_chunks(sample_format, channels, sample_rate, frames)
-    return bwf.riff_header(chunks, data_size)
+    try:
+        return bwf.riff_header(chunks, data_size)
+    except OverflowError as error:
+        raise AudioWriteError(f"{path}: {error}; write FLAC or shorter clips", path) from error
 
 
 def _encoded_blocks(

@@ -37,8 +37,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 
-import numpy as np
-
+from plugin_server.media.conversion import ConversionQueue
 from plugin_server.media.errors import UnreadableMedia
 from plugin_server.media.frames import Frame, FrameSpec, MediaSpan
 from plugin_server.media.reader import (
@@ -47,7 +46,7 @@ from plugin_server.media.reader import (
     VideoReader,
     open_video,
 )
-from plugin_server.media.scaling import ScaleFilter, SpecConverter, validate_spec
+from plugin_server.media.scaling import ScaleFilter, validate_spec
 from plugin_server.media.selection import Query, Timing, record_order
 from plugin_server.media.sequence import DEFAULT_SEQUENCE_FPS
 
@@ -70,8 +69,9 @@ class MediaFileSource:
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS,
-        scale_filter: ScaleFilter = "bilinear",
+        scale_filter: ScaleFilter = "area",
         decoder_threads: int = 0,
+        convert_in_threads: bool = True,
         reverse_buffer_bytes: int = DEFAULT_REVERSE_BUFFER_BYTES,
     ) -> None:
         self.span = span
@@ -83,8 +83,10 @@ class MediaFileSource:
             decoder_threads=decoder_threads,
         )
         self._scale_filter: ScaleFilter = scale_filter
+        self._convert_in_threads = convert_in_threads
         self._reverse_buffer_bytes = reverse_buffer_bytes
-        self._media_end: Fraction | None = None
+        # The header's word until a pass reaches the last frame and knows exactly.
+        self._media_end: Fraction | None = self._reader.declared_end
 
     @property
     def record_duration_s(self) -> float:
@@ -94,8 +96,8 @@ class MediaFileSource:
     def padded_s(self) -> float:
         """Record seconds past the end of the media (last frame repeated; give them silence).
 
-        Known once a `stream` pass has reached the end of the media; 0.0 before that or when
-        the range lies within the file."""
+        Before any pass it is estimated from the duration the file's header declares (0.0 when
+        it declares none); once a `stream` pass has reached the last frame it is exact."""
         if self._media_end is None:
             return 0.0
         padded = self._timing.padded_seconds(self._media_end)
@@ -103,7 +105,8 @@ class MediaFileSource:
 
     @property
     def media_end_s(self) -> float | None:
-        """End of the last frame in media seconds, once a pass has reached it."""
+        """End of the last frame in media seconds (the header's estimate until a pass has
+        reached it), or None when unknown."""
         return None if self._media_end is None else float(self._media_end)
 
     @property
@@ -129,15 +132,20 @@ class MediaFileSource:
         return self._frames(list(specs))
 
     def _frames(self, specs: list[FrameSpec]) -> Iterator[Frame]:
-        converters = [SpecConverter(spec, self._scale_filter) for spec in specs]
+        queue = ConversionQueue(
+            specs, self._scale_filter, source=self.span.path, threaded=self._convert_in_threads
+        )
         queries = record_order(self._timing, specs, self._reader.time_tolerance)
-        if self._timing.direction >= 0:
-            # Forward and frozen: record order is ascending media order; one pass.
-            yield from self._serve(queries, converters)
-        else:
-            for segment in self._reverse_segments(queries, specs):
-                served = list(self._serve(reversed(segment), converters))
-                yield from reversed(served)
+        try:
+            if self._timing.direction >= 0:
+                # Forward and frozen: record order is ascending media order; one pass.
+                yield from self._serve(queries, queue)
+            else:
+                for segment in self._reverse_segments(queries, specs):
+                    served = list(self._serve(reversed(segment), queue))
+                    yield from reversed(served)
+        finally:
+            queue.close()
         if self.padded_s > 0:
             log.warning("%s", self.warnings[0])
 
@@ -161,7 +169,7 @@ class MediaFileSource:
         if segment:
             yield segment
 
-    def _serve(self, queries: Iterable[Query], converters: list[SpecConverter]) -> Iterator[Frame]:
+    def _serve(self, queries: Iterable[Query], queue: ConversionQueue) -> Iterator[Frame]:
         """Serve queries given in ascending threshold order from one forward decode pass."""
         pending = iter(queries)
         query = next(pending, None)
@@ -171,10 +179,9 @@ class MediaFileSource:
         frames = self._reader.frames_from(query.threshold)
         try:
             for decoded in frames:
-                cache: dict[int, np.ndarray] = {}
                 # This picture is on screen until decoded.end: it serves every query before.
                 while query is not None and query.threshold < decoded.end:
-                    yield self._output(decoded, query, converters, cache)
+                    yield from queue.request(decoded, query)
                     query = next(pending, None)
                 if decoded.last:
                     self._media_end = decoded.end
@@ -182,20 +189,23 @@ class MediaFileSource:
                         self._check_not_truncated(decoded)
                     # Past the end of the media the last picture serves (padding).
                     while query is not None:
-                        yield self._output(decoded, query, converters, cache)
+                        yield from queue.request(decoded, query)
                         query = next(pending, None)
+                queue.end_picture()
                 if query is None:
-                    return
+                    break
         finally:
             close = getattr(frames, "close", None)
             if close is not None:
                 close()
-        raise UnreadableMedia(
-            f"{self.span.path}: no picture could be decoded from "
-            f"{float(first_media_time):.3f}s on; the file is damaged or truncated, re-export or "
-            "re-copy it",
-            self.span.path,
-        )
+        if query is not None:
+            raise UnreadableMedia(
+                f"{self.span.path}: no picture could be decoded from "
+                f"{float(first_media_time):.3f}s on; the file is damaged or truncated, "
+                "re-export or re-copy it",
+                self.span.path,
+            )
+        yield from queue.drain()
 
     def _check_not_truncated(self, last: DecodedFrame) -> None:
         """Padding is for ranges past the end of a whole file; a file whose pictures stop well
@@ -209,19 +219,3 @@ class MediaFileSource:
                 f"it lasts {float(declared):.3f}s; it is truncated, re-copy or re-export it",
                 self.span.path,
             )
-
-    @staticmethod
-    def _output(
-        decoded: DecodedFrame,
-        query: Query,
-        converters: list[SpecConverter],
-        cache: dict[int, np.ndarray],
-    ) -> Frame:
-        """The output for `query` from `decoded`, converting the picture once per spec."""
-        pixels = cache.get(query.spec_index)
-        if pixels is None:
-            pixels = converters[query.spec_index].convert(decoded.picture, decoded.geometry)
-            cache[query.spec_index] = pixels
-        else:
-            pixels = pixels.copy()  # each output owns its array
-        return Frame(query.spec_index, query.index, float(query.record_time), pixels)

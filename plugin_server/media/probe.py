@@ -21,6 +21,7 @@ from plugin_server.media.errors import NoVideoStream, UnreadableMedia
 from plugin_server.media.reader import (
     DEFAULT_MAX_PIXELS,
     Geometry,
+    declared_duration,
     frame_geometry,
     open_container,
     video_stream_of,
@@ -122,10 +123,8 @@ def _probe_container(
     context = video.codec_context
     rate = video.average_rate or video.guessed_rate or video.base_rate
     fps = Fraction(rate) if rate else None
-    if video.duration and video.time_base:
-        duration_s = float(video.duration * Fraction(video.time_base))
-    else:
-        duration_s = container_duration
+    declared = declared_duration(container, video)
+    duration_s = float(declared) if declared is not None else container_duration
     geometry = _first_frame_geometry(path, container, video, max_pixels)
     shown_width, shown_height = geometry.display_size
     timecode = _timecode(container, video)
@@ -178,11 +177,19 @@ def _first_frame_geometry(
 
 
 def _timecode(container: av.container.InputContainer, video: VideoStream) -> str | None:
-    """The tmcd track's timecode, else the video stream's, else the file's."""
+    """The tmcd track's timecode, else the video stream's, else the file's (Matroska writes
+    the tag in capitals)."""
     for stream in container.streams:
-        if stream.type == "data" and stream.metadata.get("timecode"):
-            return stream.metadata["timecode"]
-    return video.metadata.get("timecode") or container.metadata.get("timecode") or None
+        if stream.type == "data" and _tag(stream.metadata, "timecode"):
+            return _tag(stream.metadata, "timecode")
+    return _tag(video.metadata, "timecode") or _tag(container.metadata, "timecode")
+
+
+def _tag(metadata: dict[str, str], name: str) -> str | None:
+    for key, value in metadata.items():
+        if key.lower() == name and value.strip():
+            return value.strip()
+    return None
 
 
 def _timecode_frames(path: Path, timecode: str | None, fps: Fraction | None) -> int | None:

@@ -94,15 +94,11 @@ class VideoReader(Protocol):
     time_tolerance: Fraction  # half a timestamp step, clamped: see plugin_server.media.decode
     declared_end: Fraction | None  # media seconds the file's header promises, if it says
 
-    @property
-    def first_geometry(self) -> Geometry: ...
-
     def frames_from(self, media_time: Fraction) -> Iterator[DecodedFrame]:
         """Decoded frames in presentation order, starting with the frame on screen at
-        `media_time` or an earlier one (the first frame when `media_time` precedes it)."""
+        `media_time` or an earlier one (the first frame when `media_time` precedes it).
+        Each call opens the file anew; closing the iterator closes it."""
         ...
-
-    def close(self) -> None: ...
 
 
 def open_video(
@@ -158,7 +154,13 @@ def video_stream_of(container: av.container.InputContainer, path: Path) -> Video
 
 def check_size(width: int, height: int, max_pixels: int, path: Path) -> None:
     if width <= 0 or height <= 0:
-        raise UnreadableMedia(f"{path}: the video stream declares no picture size", path)
+        # FFmpeg zeroes sizes it refuses (16384x16384 and above), as well as damaged ones.
+        raise UnreadableMedia(
+            f"{path}: FFmpeg reports no usable picture size: the picture is larger than FFmpeg "
+            "can decode (16384x16384 or more) or its header is damaged; transcode a proxy "
+            "(e.g. 1920x1080) and relink the clip to it",
+            path,
+        )
     if width * height > max_pixels:
         raise FrameTooLarge(
             f"{path} is {width}x{height} ({width * height / 1e6:.0f} Mpixel), above this "
@@ -175,7 +177,7 @@ def frame_geometry(picture: av.VideoFrame, sample_aspect: Fraction = Fraction(1)
     return Geometry(picture.width, picture.height, sample_aspect, rotation)
 
 
-def _declared_duration(
+def declared_duration(
     container: av.container.InputContainer, stream: VideoStream
 ) -> Fraction | None:
     """The video's duration as the header states it: the stream's own, Matroska's per-track
@@ -211,28 +213,21 @@ class ContainerReader:
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             self._nominal_frame = Fraction(1) / Fraction(rate) if rate else Fraction(1, 25)
             self._stream_index = stream.index
-            self.declared_end = _declared_duration(container, stream)
+            self.declared_end = declared_duration(container, stream)
+            self._untimed = False  # set once frames turn out to carry no timestamps
             ratio = stream.sample_aspect_ratio
             self._aspect = Fraction(ratio) if ratio else Fraction(1)
-            self._geometry = Geometry(
-                stream.codec_context.width, stream.codec_context.height, self._aspect
-            )
         finally:
             container.close()
         self.time_tolerance = time_tolerance(self._time_base)
-
-    @property
-    def first_geometry(self) -> Geometry:
-        return self._geometry
-
-    def close(self) -> None:
-        """Nothing stays open between passes: each `frames_from` opens its own container."""
 
     def frames_from(self, media_time: Fraction) -> Iterator[DecodedFrame]:
         backoffs: tuple[int | None, ...] = (0, *_SEEK_RETRY_BACKOFF_S, None)
         if media_time <= 0:
             backoffs = (None,)
         for backoff in backoffs:
+            if backoff is not None and self._untimed:
+                continue
             container = open_container(self.path)
             try:
                 stream = container.streams[self._stream_index]
@@ -246,6 +241,10 @@ class ContainerReader:
                     if backoff is None:
                         return
                     continue  # seeking past the last keyframe can leave nothing: seek earlier
+                if backoff is not None and first.picture.pts is None:
+                    # Without timestamps, times count frames from the start: never seek.
+                    self._untimed = True
+                    continue
                 if backoff is not None and first.time > media_time + self.time_tolerance:
                     log.debug(
                         "%s: seek to %ss landed at %ss; seeking earlier",
@@ -267,9 +266,9 @@ class ContainerReader:
         try:
             container.seek(offset, stream=stream, backward=True, any_frame=False)
         except av.FFmpegError as error:
-            # Unindexed files (raw elementary streams) cannot seek: decode from the start.
+            # Unindexed files (raw elementary streams) cannot seek; a failed seek leaves the
+            # freshly opened file at its start, so decoding goes on from there.
             log.info("%s cannot seek (%s); decoding from its start", self.path, error)
-            container.seek(0, stream=stream, backward=True, any_frame=False)
 
     def _decoded(
         self, container: av.container.InputContainer, stream: VideoStream
@@ -293,7 +292,7 @@ class ContainerReader:
                 continue
             bad_packets = 0
             for picture in pictures:
-                time = self._time_of(picture, previous_time)
+                time = self._time_of(picture, previous, previous_time)
                 if previous_time is not None and time <= previous_time:
                     log.debug(
                         "%s: dropped a frame whose time %s does not increase",
@@ -326,11 +325,19 @@ class ContainerReader:
                 self.path,
             ) from error
 
-    def _time_of(self, picture: av.VideoFrame, previous_time: Fraction | None) -> Fraction:
-        if picture.pts is None:
-            # Raw streams without timestamps: assume the nominal rate.
-            return Fraction(0) if previous_time is None else previous_time + self._nominal_frame
-        return (picture.pts - self._origin) * self._time_base
+    def _time_of(
+        self,
+        picture: av.VideoFrame,
+        previous: av.VideoFrame | None,
+        previous_time: Fraction | None,
+    ) -> Fraction:
+        if picture.pts is not None:
+            return (picture.pts - self._origin) * self._time_base
+        # Raw streams without timestamps: frames follow each other by their own duration
+        # (the bitstream's timing), else by the nominal rate.
+        if previous is None or previous_time is None:
+            return Fraction(0)
+        return previous_time + self._last_duration(previous)
 
     def _last_duration(self, picture: av.VideoFrame) -> Fraction:
         if picture.duration:
@@ -344,7 +351,7 @@ class SequenceReader:
     def __init__(self, sequence: ImageSequence, *, max_pixels: int) -> None:
         self.path = sequence.source
         self.sequence = sequence
-        self.declared_end = None  # the files found are the whole truth
+        self.declared_end: Fraction | None = sequence.duration
         self.time_tolerance = Fraction(1, 1_000_000)
         first_file = sequence.files[0]
         container = open_container(first_file)
@@ -355,15 +362,7 @@ class SequenceReader:
             container.close()
         check_size(width, height, max_pixels, first_file)
         self._max_pixels = max_pixels
-        self._geometry = Geometry(width, height)
         self._times = [sequence.time_of(position) for position in range(len(sequence.files))]
-
-    @property
-    def first_geometry(self) -> Geometry:
-        return self._geometry
-
-    def close(self) -> None:
-        """Nothing stays open: each image is opened, decoded and closed in turn."""
 
     def frames_from(self, media_time: Fraction) -> Iterator[DecodedFrame]:
         start = max(0, bisect_right(self._times, media_time) - 1)

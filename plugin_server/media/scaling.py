@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Literal
 
 import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from plugin_server.media.errors import InvalidFrameSpec
+from plugin_server.media.errors import InvalidFrameSpec, UnreadableMedia
 from plugin_server.media.frames import FrameSpec
 from plugin_server.media.reader import Geometry
 
@@ -109,8 +110,11 @@ def plan_scale(spec: FrameSpec, geometry: Geometry) -> ScalePlan:
 class SpecConverter:
     """Makes one spec's uint8 arrays ([H, W, 3] rgb24 or [H, W] gray) from decoded pictures."""
 
-    def __init__(self, spec: FrameSpec, scale_filter: ScaleFilter = "bilinear") -> None:
+    def __init__(
+        self, spec: FrameSpec, scale_filter: ScaleFilter = "area", source: Path | None = None
+    ) -> None:
         self.spec = spec
+        self._source = source
         self._interpolation = _INTERPOLATION[scale_filter]
         self._reformatter = VideoReformatter()
         self._plans: dict[Geometry, ScalePlan] = {}
@@ -122,15 +126,23 @@ class SpecConverter:
         # Untagged pictures are limited range; a tagged full-range one (JPEG-style YUV) must
         # say so to swscale or its blacks and whites are stretched.
         color_range = picture.color_range or None
-        scaled = self._reformatter.reformat(
-            picture,
-            plan.scaled_width,
-            plan.scaled_height,
-            self.spec.pixel_format,
-            src_color_range=color_range,
-            interpolation=self._interpolation,
-            threads=1,
-        )
+        try:
+            scaled = self._reformatter.reformat(
+                picture,
+                plan.scaled_width,
+                plan.scaled_height,
+                self.spec.pixel_format,
+                src_color_range=color_range,
+                interpolation=self._interpolation,
+                threads=1,
+            )
+        except (av.FFmpegError, ValueError) as error:
+            raise UnreadableMedia(
+                f"{self._source}: a {picture.format.name} {picture.width}x{picture.height} "
+                f"picture cannot be converted to {self.spec.pixel_format} "
+                f"{plan.scaled_width}x{plan.scaled_height} ({error})",
+                self._source,
+            ) from error
         pixels = scaled.to_ndarray()
         if plan.quarter_turns:
             pixels = np.rot90(pixels, plan.quarter_turns)

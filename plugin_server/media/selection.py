@@ -44,34 +44,32 @@ class Timing:
     @classmethod
     def of(cls, span: MediaSpan) -> Timing:
         """Validate `span` and convert its floats exactly. Raises InvalidRange naming the file."""
-        values = {
-            "start_s": span.start_s,
-            "duration_s": span.duration_s,
-            "time_scalar": span.time_scalar,
-            "record_duration_s": span.record_duration_s,
-        }
-        for name, value in values.items():
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise InvalidRange(
-                    f"{span.path}: {name}={value!r} is not a finite number", span.path
-                )
-        if span.record_duration_s <= 0:
+        values: dict[str, float] = {}
+        for name in ("start_s", "duration_s", "time_scalar", "record_duration_s"):
+            raw = getattr(span, name)
+            try:
+                values[name] = float(raw)
+            except (TypeError, ValueError):
+                values[name] = math.nan
+            if not math.isfinite(values[name]):
+                raise InvalidRange(f"{span.path}: {name}={raw!r} is not a finite number", span.path)
+        if values["record_duration_s"] <= 0:
             raise InvalidRange(
                 f"{span.path}: the clip is zero-length (record_duration_s="
                 f"{span.record_duration_s}); nothing to decode",
                 span.path,
             )
-        if span.start_s < 0 or span.duration_s < 0:
+        if values["start_s"] < 0 or values["duration_s"] < 0:
             raise InvalidRange(
                 f"{span.path}: media range start_s={span.start_s}, duration_s={span.duration_s} "
                 "must not be negative (media seconds count from the file's first frame)",
                 span.path,
             )
         return cls(
-            start=Fraction(span.start_s),
-            duration=Fraction(span.duration_s),
-            time_scalar=Fraction(span.time_scalar),
-            record_duration=Fraction(span.record_duration_s),
+            start=Fraction(values["start_s"]),
+            duration=Fraction(values["duration_s"]),
+            time_scalar=Fraction(values["time_scalar"]),
+            record_duration=Fraction(values["record_duration_s"]),
         )
 
     @property

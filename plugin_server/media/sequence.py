@@ -67,7 +67,10 @@ class ImageSequence:
 
 
 def looks_like_sequence(path: Path) -> bool:
-    """Whether `path` names an image sequence rather than one media file."""
+    """Whether `path` names an image sequence rather than one media file (an existing file
+    named like a pattern, "take#2.mov", is a file)."""
+    if path.is_file():
+        return False
     name = path.name
     return path.is_dir() or bool(_PRINTF.search(name)) or bool(_HASHES.search(name))
 

@@ -19,6 +19,8 @@ from plugin_server.engines.base import (
     EngineReport,
     ProgressCallback,
 )
+from plugin_server.media.audio_out import write_audio
+from plugin_server.media.decode import MediaFileSource
 from plugin_server.pipeline.cache import ResultCache
 from plugin_server.pipeline.records import AudioFileFacts, ClipJob, ClipOutcome
 from plugin_server.pipeline.request import AudioSpec
@@ -46,8 +48,6 @@ def run_clip(
     Raises Cancelled once `cancel` is set, EngineError (and subclasses) when generation fails,
     MediaError when the media cannot be decoded. No partial file is left behind on any error.
     """
-    from plugin_server.media.decode import MediaFileSource
-
     started = time.monotonic()
     if cancel.is_set():
         raise Cancelled(f"clip {job.clip_id!r} was cancelled before it started")
@@ -92,8 +92,6 @@ def write_clip_audio(
     samples: np.ndarray, job: ClipJob, destination: ClipDestination
 ) -> AudioFileFacts:
     """Encode `samples` (float32 [n] mono, 48 kHz) as the job's file (write_audio is atomic)."""
-    from plugin_server.media.audio_out import write_audio
-
     spec = destination.audio
     description = f"{job.name}: {job.prompt}" if job.prompt else job.name
     written = write_audio(

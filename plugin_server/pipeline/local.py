@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_server.engines.base import Engine, EngineInfo
 from plugin_server.engines.registry import EngineConfig
+from plugin_server.executors import ExecutorSettings, create_executor
 from plugin_server.pipeline.cache import ResultCache
 from plugin_server.pipeline.clip_runner import ClipDestination
-from plugin_server.pipeline.devices import worker_devices
+from plugin_server.pipeline.engine_set import EngineFactory
 from plugin_server.pipeline.events import JobFinished, PipelineEvent, TimelineReady
 from plugin_server.pipeline.identity import MediaIdentity
 from plugin_server.pipeline.plan import PlanningContext, TimelineInput, plan_timeline
 from plugin_server.pipeline.records import JobSummary
 from plugin_server.pipeline.request import GenerationRequest
 from plugin_server.pipeline.runner import ResultDestination, execute_job
-from plugin_server.pipeline.workers import WorkerPool
 from timeline.records import MediaMap
-
-EngineFactory = Callable[[str, EngineConfig], Engine]
 
 
 @dataclass(frozen=True)
@@ -45,22 +42,19 @@ class LocalRun:
         device: str = "auto",
         workers: int | None = None,
         cache_dir: Path | None = None,
+        executor: ExecutorSettings | None = None,
     ) -> None:
-        self._engine_config = engine_config
-        self._engine_factory = engine_factory
-        self._devices = worker_devices(device, workers)
+        """`executor` None is the local pool: `workers` CPU slots, or one per GPU of `device`."""
+        self._engine_options = dict(engine_config.options)
         self._cache = ResultCache(cache_dir) if cache_dir is not None else None
         self._identity = MediaIdentity()
-        self._infos: dict[str, EngineInfo] = {}
-        self._pool = WorkerPool(self._devices, self._make_engine)
-
-    def _make_engine(self, name: str, device: str) -> Engine:
-        return self._engine_factory(name, replace(self._engine_config, device=device))
-
-    def _engine_info(self, name: str) -> EngineInfo:
-        if name not in self._infos:
-            self._infos[name] = self._make_engine(name, self._devices[0]).info()
-        return self._infos[name]
+        self._pool = create_executor(
+            executor or ExecutorSettings(),
+            device=device,
+            workers=workers,
+            engine_config=engine_config,
+            engine_factory=engine_factory,
+        )
 
     def __enter__(self) -> LocalRun:
         return self
@@ -87,10 +81,10 @@ class LocalRun:
         context = PlanningContext(
             default_engine=request.engine or "procedural",
             default_preset=request.preset or "default",
-            engine_info=self._engine_info,
+            engine_info=self._pool.engine_info,
             identity=self._identity,
             cache=self._cache,
-            engine_options=self._engine_config.options,
+            engine_options=self._engine_options,
             workers=self._pool.size,
         )
         source_name = timeline.name if isinstance(timeline, Path) else None

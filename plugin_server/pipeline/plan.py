@@ -23,8 +23,7 @@ from plugin_server.pipeline.formats import result_format_for
 from plugin_server.pipeline.identity import MediaIdentity
 from plugin_server.pipeline.records import ClipJob, ClipProblem, Plan, ProblemKind
 from plugin_server.pipeline.request import GenerationRequest
-from plugin_server.presets import PresetError, load_preset
-from plugin_server.presets.settings import GenerationSettings
+from plugin_server.pipeline.settings import SettingsResolver
 from timeline.formats import read_timeline
 from timeline.records import ClipStatus, MediaMap, SpottedClip
 from timeline.spotting import spot_clips
@@ -90,8 +89,7 @@ def plan_timeline(
     media_map: MediaMap,
 ) -> PreparedJob:
     """Read, spot and plan a timeline; raises InvalidRequest, EngineUnavailable, TimelineError."""
-
-    engine, preset, settings = _resolve_engine_and_settings(request, context)
+    engine, settings = _resolve_engine_and_settings(request, context)
     loaded = read_timeline(
         source.source,
         format=source.format or None,
@@ -120,7 +118,6 @@ def plan_timeline(
                 request=request,
                 context=context,
                 engine=engine,
-                preset=preset,
                 settings=settings,
             )
         except InputNotFound as error:
@@ -130,7 +127,6 @@ def plan_timeline(
     result_format, result_notes = result_format_for(loaded.format, request.result_format)
     plan = _plan(
         engine,
-        preset,
         settings,
         clips,
         problems,
@@ -147,7 +143,7 @@ def plan_media_clip(
     clip: MediaClipInput, request: GenerationRequest, context: PlanningContext
 ) -> PreparedJob:
     """Plan one media range (no timeline); raises InvalidRequest for impossible ranges."""
-    engine, preset, settings = _resolve_engine_and_settings(request, context)
+    engine, settings = _resolve_engine_and_settings(request, context)
     for name in ("start_s", "duration_s", "record_duration_s", "record_start_s"):
         if getattr(clip, name) < 0:
             raise InvalidRequest(f"clip {clip.clip_id!r}: {name} must not be negative")
@@ -179,10 +175,9 @@ def plan_media_clip(
         request=request,
         context=context,
         engine=engine,
-        preset=preset,
         settings=settings,
     )
-    plan = _plan(engine, preset, settings, [job], [], context)
+    plan = _plan(engine, settings, [job], [], context)
     return PreparedJob(plan=plan, request=request)
 
 
@@ -201,7 +196,7 @@ def _media_start_timecode(path: Path, context: PlanningContext) -> float | None:
 
 def _resolve_engine_and_settings(
     request: GenerationRequest, context: PlanningContext
-) -> tuple[EngineInfo, str, GenerationSettings]:
+) -> tuple[EngineInfo, SettingsResolver]:
     engine_name = request.engine or context.default_engine
     try:
         engine = context.engine_info(engine_name)
@@ -209,16 +204,15 @@ def _resolve_engine_and_settings(
         raise InvalidRequest(f"engine: {error}") from error
     if not engine.available:
         raise EngineUnavailable(f"engine {engine_name!r} cannot run here: {engine.reason}")
-    preset_name = request.preset or context.default_preset
-    try:
-        settings = load_preset(preset_name).settings
-        if context.default_parameters:
-            settings = settings.with_overrides(dict(context.default_parameters), "server defaults")
-        if request.parameters:
-            settings = settings.with_overrides(dict(request.parameters), "request parameters")
-    except PresetError as error:
-        raise InvalidRequest(str(error)) from error
-    return engine, preset_name, settings
+    settings = SettingsResolver(
+        request.preset or context.default_preset,
+        (
+            ("server defaults", context.default_parameters),
+            ("request parameters", request.parameters),
+        ),
+        engine,
+    )
+    return engine, settings
 
 
 _TRACK_NUMBER = re.compile(r"^[vV]?(\d+)$")
@@ -293,8 +287,7 @@ def _clip_job(
     request: GenerationRequest,
     context: PlanningContext,
     engine: EngineInfo,
-    preset: str,
-    settings: GenerationSettings,
+    settings: SettingsResolver,
 ) -> ClipJob:
     assert clip.media_path is not None  # _clip_problem refused clips without media
     media_path = context.media_access(clip.media_path) if context.media_access else clip.media_path
@@ -322,7 +315,6 @@ def _clip_job(
         request=request,
         context=context,
         engine=engine,
-        preset=preset,
         settings=settings,
     )
 
@@ -341,14 +333,14 @@ def _finish_clip_job(
     request: GenerationRequest,
     context: PlanningContext,
     engine: EngineInfo,
-    preset: str,
-    settings: GenerationSettings,
+    settings: SettingsResolver,
     pad_before_s: float = 0.0,
     pad_after_s: float = 0.0,
 ) -> ClipJob:
+    preset, clip_settings = settings.for_clip(span.record_duration_s)
     prompt = ", ".join(part for part in (request.prompt.strip(), clip_prompt.strip()) if part)
     seed = request.seed if request.seed is not None else context.default_seed
-    negative_prompt = request.negative_prompt or settings.negative_prompt
+    negative_prompt = request.negative_prompt or clip_settings.negative_prompt
     key = None
     cached = False
     if context.cache is not None and request.use_cache:
@@ -365,7 +357,7 @@ def _finish_clip_job(
             negative_prompt=negative_prompt,
             engine=engine.name,
             model=engine.model,
-            parameters=settings.to_dict(),
+            parameters=clip_settings.to_dict(),
             seed=seed,
             engine_options=context.engine_options,
         )
@@ -381,10 +373,10 @@ def _finish_clip_job(
         negative_prompt=negative_prompt,
         seed=seed,
         preset=preset,
-        settings=settings,
+        settings=clip_settings,
         time_reference_samples=time_reference_samples,
         file_name=file_name,
-        estimate=estimate_clip(engine, settings, span.record_duration_s),
+        estimate=estimate_clip(engine, clip_settings, span.record_duration_s),
         cache_key=key,
         cached=cached,
         pad_before_s=pad_before_s,
@@ -394,8 +386,7 @@ def _finish_clip_job(
 
 def _plan(
     engine: EngineInfo,
-    preset: str,
-    settings: GenerationSettings,
+    settings: SettingsResolver,
     clips: list[ClipJob],
     problems: list[ClipProblem],
     context: PlanningContext,
@@ -409,9 +400,9 @@ def _plan(
     return Plan(
         engine=engine.name,
         model=engine.model,
-        preset=preset,
+        preset=settings.preset,
         device=engine.device,
-        settings=settings,
+        settings=settings.plan_settings,
         clips=tuple(clips),
         problems=tuple(problems),
         estimated_seconds=work_s / max(1, context.workers),
@@ -456,8 +447,9 @@ def _clamped_span(
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MEDIA_SUFFIX = re.compile(r"\.[A-Za-z0-9]{2,4}$")
 
 
 def _slug(name: str) -> str:
-    """A file-name-safe version of a clip name, at most 48 characters."""
-    return _UNSAFE.sub("_", name).strip("._")[:48] or "clip"
+    """A file-name-safe version of a clip name (its media suffix dropped), at most 48 chars."""
+    return _UNSAFE.sub("_", _MEDIA_SUFFIX.sub("", name)).strip("._")[:48] or "clip"

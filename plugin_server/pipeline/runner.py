@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Protocol
 
 from plugin_server.engines.base import Cancelled, Engine, EngineError, EngineUnavailable
+from plugin_server.media.errors import MediaError
 from plugin_server.pipeline.atomic import write_bytes_atomically
 from plugin_server.pipeline.cache import ResultCache
 from plugin_server.pipeline.clip_runner import ClipDestination, run_clip
@@ -29,6 +29,7 @@ from plugin_server.pipeline.events import (
     PipelineEvent,
     TimelineReady,
 )
+from plugin_server.pipeline.executor import ClipExecutor, ExecutorStopped
 from plugin_server.pipeline.log_context import log_context
 from plugin_server.pipeline.plan import PreparedJob
 from plugin_server.pipeline.records import (
@@ -39,33 +40,15 @@ from plugin_server.pipeline.records import (
     Plan,
     ProblemKind,
 )
+from timeline.formats import timeline_to_bytes
+from timeline.records import GeneratedAudio
+from timeline.result import build_result
 
 log = logging.getLogger(__name__)
 
 # Progress is relayed when the stage changes or the percentage moved this much, so a sampler
 # with hundreds of steps does not flood the stream.
 _PROGRESS_STEP = 2.0
-
-
-class ClipTask(Protocol):
-    """One clip's work as an executor sees it."""
-
-    job_id: str
-    clip_id: str
-    engine_name: str
-    cancel: threading.Event
-
-    def run(self, engine: Engine) -> None: ...
-
-    def fail(self, error: BaseException) -> None:
-        """Called instead of run() when no engine could be made (or the executor stopped)."""
-        ...
-
-
-class ClipExecutor(Protocol):
-    def submit(self, task: ClipTask) -> None:
-        """Queue `task`; the executor calls exactly one of task.run() or task.fail() later."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -129,6 +112,28 @@ class _Task:
                 log.warning("clip failed: %s", problem.reason, exc_info=_unexpected(error))
             self._events.put(ClipFailed(problem))
 
+    # For executors that run the whole clip elsewhere (Ray actors writing to shared storage,
+    # plugin_server/executors/ray_executor.py): what to make, where, and how to report back.
+    @property
+    def clip(self) -> ClipJob:
+        return self._clip
+
+    @property
+    def destination(self) -> ClipDestination:
+        return self._destination
+
+    @property
+    def cache(self) -> ResultCache | None:
+        return self._cache
+
+    def progress(self, stage: str, percent: float) -> None:
+        self._progress(stage, percent)
+
+    def finish(self, outcome: ClipOutcome) -> None:
+        with log_context(job_id=self.job_id, clip_id=self.clip_id):
+            log.info("clip done in %.2f s (from cache: %s)", outcome.elapsed_s, outcome.from_cache)
+        self._events.put(ClipFinished(outcome))
+
     def _progress(self, stage: str, percent: float) -> None:
         last_stage, last_percent = self._last_progress
         if stage == last_stage and percent - last_percent < _PROGRESS_STEP and percent < 100:
@@ -138,26 +143,22 @@ class _Task:
 
 
 def _problem_for(error: BaseException, clip: ClipJob) -> tuple[ProblemKind, str]:
-    from plugin_server.media.errors import MediaError
-
     where = f"clip {clip.name or clip.clip_id!r}"
     if clip.record_timecode:
         where += f" at {clip.record_timecode}"
     if isinstance(error, Cancelled):
-        return ProblemKind.CANCELLED, f"{where}: cancelled"
+        return ProblemKind.CANCELLED, f"{where}: {error}"
     if isinstance(error, EngineUnavailable):
         return ProblemKind.ENGINE_UNAVAILABLE, f"{where}: {error}"
     if isinstance(error, FileNotFoundError):
         return ProblemKind.MISSING_MEDIA, f"{where}: {error}"
-    if isinstance(error, EngineError | MediaError):
+    if isinstance(error, EngineError | MediaError | ExecutorStopped):
         return ProblemKind.FAILED, f"{where}: {error}"
     return ProblemKind.FAILED, f"{where}: internal error ({type(error).__name__}: {error})"
 
 
 def _unexpected(error: BaseException) -> bool:
-    from plugin_server.media.errors import MediaError
-
-    return not isinstance(error, EngineError | MediaError | FileNotFoundError)
+    return not isinstance(error, EngineError | MediaError | FileNotFoundError | ExecutorStopped)
 
 
 def execute_job(
@@ -184,7 +185,11 @@ def execute_job(
     events: queue.Queue[PipelineEvent] = queue.Queue()
     destination.directory.mkdir(parents=True, exist_ok=True)
     for clip in plan.clips:
-        executor.submit(_Task(job_id, clip, plan.engine, destination, cache, cancel, events))
+        task = _Task(job_id, clip, plan.engine, destination, cache, cancel, events)
+        try:
+            executor.submit(task)
+        except Exception as error:  # e.g. a pool shutting down: this clip fails, not the job
+            task.fail(error)
     outcomes: list[ClipOutcome] = []
     while len(outcomes) + len(problems) < len(plan.clips) + len(plan.problems):
         event = events.get()
@@ -201,10 +206,6 @@ def execute_job(
 def _result_timeline(
     prepared: PreparedJob, outcomes: list[ClipOutcome], result: ResultDestination
 ) -> TimelineReady:
-    from timeline.formats import timeline_to_bytes
-    from timeline.records import GeneratedAudio
-    from timeline.result import build_result
-
     generated = [
         GeneratedAudio(
             clip_id=outcome.clip_id,

@@ -13,16 +13,12 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 
 from plugin_server.engines.base import Cancelled, Engine
-from plugin_server.pipeline.runner import ClipTask
+from plugin_server.pipeline.executor import ClipTask, ExecutorStopped
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[str, str], Engine]
+DeviceEngineFactory = Callable[[str, str], Engine]
 """(engine name, device) -> a new engine instance bound to that device."""
-
-
-class PoolStopped(RuntimeError):
-    """A task was submitted after shutdown began."""
 
 
 class WorkerPool:
@@ -31,7 +27,7 @@ class WorkerPool:
     def __init__(
         self,
         devices: Sequence[str],
-        engine_factory: EngineFactory,
+        engine_factory: DeviceEngineFactory,
         *,
         on_queue_depth: Callable[[int], None] | None = None,
     ) -> None:
@@ -68,7 +64,7 @@ class WorkerPool:
     def submit(self, task: ClipTask) -> None:
         with self._condition:
             if self._stopping:
-                raise PoolStopped("the worker pool is shutting down")
+                raise ExecutorStopped("the worker pool is shutting down")
             self._queues.setdefault(task.job_id, deque()).append(task)
             self._depth += 1
             depth = self._depth

@@ -30,8 +30,9 @@ from plugin_server.engines.base import (
     EngineInfo,
     ProgressCallback,
 )
-from plugin_server.planning.ceiling import DeviceOutOfMemory
-from plugin_server.planning.planner import ClipEstimate
+from plugin_server.engines.registry import EngineConfig, create_engine
+from plugin_server.planning.ceiling import MEMORY_CEILING_OPTION, DeviceOutOfMemory
+from plugin_server.planning.planner import ClipEstimate, estimate_clip
 from plugin_server.planning.workload import window_seconds
 from plugin_server.presets.settings import GenerationSettings
 
@@ -44,8 +45,9 @@ FIRST_VISUAL_CHUNK = 8  # frames (SigLIP2) or segments (Synchformer) per encoder
 FIRST_VAE_CHUNK_S = 5.0
 MIN_VAE_CHUNK_S = 1.0
 
-Predictor = Callable[[GenerationSettings, float], ClipEstimate]
-"""The planner bound to a model and device: (settings, clip seconds) -> estimate."""
+Predictor = Callable[[GenerationSettings, float], ClipEstimate | None]
+"""The planner bound to a model and device: (settings, clip seconds) -> estimate, or None
+while the model's sizes are not known yet (before its weights are loaded)."""
 
 
 @dataclass(frozen=True)
@@ -187,24 +189,16 @@ class OomFallbackEngine:
         """Generate `request`, stepping down on out-of-memory; the report lists the attempts."""
         attempts: list[Attempt] = []
         skipped: list[str] = []
-        engine, device = self._engine, self._engine.info().device
+        engine, device, on_cpu = self._engine, self._engine.info().device, False
         step = StepDown("as requested", request.settings)
         while True:
-            started = time.perf_counter()
             predicted = self._peak(step.settings, request.duration_s)
-            failure: tuple[str, str] | None = None
-            try:
-                audio = engine.generate(
-                    replace(request, settings=step.settings), progress=progress, cancel=cancel
-                )
-            except Exception as error:
-                if not is_out_of_memory(error):
-                    raise
-                failure = (getattr(error, "stage", ""), str(error).splitlines()[0])
-                _forget(error)
-                del error
+            started = time.perf_counter()
+            audio, stage, message = _attempt(
+                engine, replace(request, settings=step.settings), progress, cancel
+            )
             seconds = time.perf_counter() - started
-            if failure is None:
+            if audio is not None:
                 attempts.append(
                     Attempt(
                         step.name,
@@ -216,7 +210,6 @@ class OomFallbackEngine:
                     )
                 )
                 return _with_attempts(audio, attempts, skipped)
-            stage, message = failure
             attempts.append(
                 Attempt(
                     step.name,
@@ -234,16 +227,16 @@ class OomFallbackEngine:
             next_step = self._next_step(step.settings, request.duration_s, stage, skipped)
             if next_step is not None:
                 step = next_step
-            elif self._cpu_engine is not None and device != "cpu":
-                engine, device = self._cpu_engine(), "cpu"
+            elif self._cpu_engine is not None and not on_cpu:
+                engine, device, on_cpu = self._cpu_engine(), "cpu", True
                 step = StepDown("cpu", step.settings)
             else:
                 raise FallbackExhausted(request.clip_id, attempts)
 
     def _peak(self, settings: GenerationSettings, duration_s: float, stage: str = "") -> int | None:
-        if self._predict is None:
+        estimate = None if self._predict is None else self._predict(settings, duration_s)
+        if estimate is None:
             return None
-        estimate = self._predict(settings, duration_s)
         return estimate.stage(stage).peak_bytes if stage else estimate.peak_memory_bytes
 
     def _next_step(
@@ -257,8 +250,33 @@ class OomFallbackEngine:
             lowered = self._peak(candidate.settings, duration_s, stage)
             if lowered is not None and lowered < current:
                 return candidate
-            skipped.append(f"{candidate.name} (predicted not to lower the peak)")
+            note = f"{candidate.name} (predicted not to lower the {stage or 'clip'} peak)"
+            if note not in skipped:
+                skipped.append(note)
         return None
+
+
+def _attempt(
+    engine: Engine,
+    request: ClipRequest,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> tuple[ClipAudio | None, str, str]:
+    """Run one attempt: (audio, "", "") or, on out-of-memory, (None, stage, first line).
+
+    The exception and its traceback keep the failed attempt's frames, and with them its
+    tensors, alive; they are dropped here, before anything is retried.
+    """
+    try:
+        return engine.generate(request, progress=progress, cancel=cancel), "", ""
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
+        stage = getattr(error, "stage", "")
+        message = (str(error).splitlines() or [type(error).__name__])[0]
+        _forget(error)
+        del error
+    return None, stage, message
 
 
 class FallbackExhausted(EngineError):
@@ -294,3 +312,29 @@ def _with_attempts(audio: ClipAudio, attempts: list[Attempt], skipped: list[str]
         "device": final.device,
     }
     return replace(audio, report=replace(report, parameters=parameters, notes=tuple(notes)))
+
+
+def with_oom_fallback(name: str, config: EngineConfig) -> OomFallbackEngine:
+    """The engine `name` wrapped in the OOM fallback, with the planner and a CPU last step.
+
+    The planner is bound to the sizes of the networks the engine has loaded (engines that
+    report none, such as the procedural one, step down without skipping), and the CPU step
+    builds the same engine on the CPU without any injected memory ceiling.
+    """
+    engine = create_engine(name, config)
+    device_kind = "cpu" if engine.info().device == "cpu" else "cuda"
+
+    def predict(settings: GenerationSettings, duration_s: float) -> ClipEstimate | None:
+        dims = getattr(engine, "memory_dims", lambda: None)()
+        return None if dims is None else estimate_clip(duration_s, settings, dims, "cuda")
+
+    def on_cpu() -> Engine:
+        options = {k: v for k, v in config.options.items() if k != MEMORY_CEILING_OPTION}
+        return create_engine(name, replace(config, device="cpu", options=options))
+
+    has_ceiling = MEMORY_CEILING_OPTION in config.options
+    return OomFallbackEngine(
+        engine,
+        predict=predict,
+        cpu_engine=on_cpu if device_kind == "cuda" or has_ceiling else None,
+    )

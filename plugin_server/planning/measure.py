@@ -59,8 +59,8 @@ class StageMeter:
         """Take the baseline; call before the engine is created."""
         if self.device_kind == "cpu":
             _prefer_mmap_for_large_blocks()
-            self.baseline_bytes = _resident_bytes()
             _reset_cpu_peak()
+            self.baseline_bytes = _resident_bytes()
         else:
             import torch
 
@@ -133,6 +133,9 @@ def _peak_resident_bytes() -> int:
 
 
 def _reset_cpu_peak() -> None:
+    # Hand freed heap pages back first: otherwise the next stage reuses them without its
+    # resident set (and so its measured peak) growing.
+    _trim_heap()
     try:
         _CLEAR_REFS.write_text("5")
     except OSError as error:
@@ -142,14 +145,24 @@ def _reset_cpu_peak() -> None:
         ) from error
 
 
-def _prefer_mmap_for_large_blocks() -> None:
+def _glibc() -> ctypes.CDLL | None:
+    """The C library if it is glibc (mallopt, malloc_trim); None elsewhere (musl, macOS)."""
     name = ctypes.util.find_library("c")
-    if name is None:
-        log.warning("no C library found; CPU stage peaks may include memory freed earlier")
-        return
-    libc = ctypes.CDLL(name)
-    if not hasattr(libc, "mallopt"):
-        log.warning("%s has no mallopt; CPU stage peaks may include memory freed earlier", name)
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-    libc.mallopt(_M_TRIM_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+    libc = ctypes.CDLL(name) if name else None
+    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
+        log.warning("no glibc allocator controls; CPU stage peaks may hide reused memory")
+        return None
+    return libc
+
+
+def _prefer_mmap_for_large_blocks() -> None:
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+
+
+def _trim_heap() -> None:
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugin_server.planning.model_dims import (
-    SIGLIP_IMAGE_SIZE,
     SYNC_IMAGE_SIZE,
     TEXT_TOKENS,
     ModelDims,
@@ -44,9 +43,8 @@ STAGE_NETWORKS: dict[str, tuple[str, ...]] = {
 
 FLOAT32 = 4
 HALF = 2
-SYNC_SEGMENT_PIXELS = 16 * 3 * SYNC_IMAGE_SIZE**2
-SIGLIP_PIXELS = 3 * SIGLIP_IMAGE_SIZE**2
-SYNC_PIXELS = 3 * SYNC_IMAGE_SIZE**2
+SYNC_PIXELS = 3 * SYNC_IMAGE_SIZE**2  # one 224x224 RGB frame
+SYNC_SEGMENT_PIXELS = 16 * SYNC_PIXELS
 
 
 @dataclass(frozen=True)
@@ -105,11 +103,10 @@ def stage_loads(
     source: SourceVideo | None = None,
 ) -> dict[str, StageLoad]:
     """Every stage's working memory and work for one clip, keyed by stage name."""
-    settings = work.settings
-    half_on_gpu = settings.use_half_precision and device_kind == "cuda"
+    on_gpu = device_kind == "cuda"
     return {
         "text": StageLoad("text", _text_bytes(dims), 0, _text_flops(dims), 1, False),
-        "frames": _frames_load(dims, work, half_on_gpu, source or SourceVideo()),
+        "frames": _frames_load(dims, work, on_gpu, source or SourceVideo()),
         "sampling": _sampling_load(dims, work, fp8_available),
         "decode": _decode_load(dims, work),
     }
@@ -124,29 +121,30 @@ def _text_flops(dims: ModelDims) -> float:
     return 2.0 * dims.clap.depth * dims.clap.block_parameter_count() * 2 * TEXT_TOKENS
 
 
-def _frames_load(
-    dims: ModelDims, work: Workload, sync_half: bool, source: SourceVideo
-) -> StageLoad:
+def _frames_load(dims: ModelDims, work: Workload, on_gpu: bool, source: SourceVideo) -> StageLoad:
     """SigLIP2 batches first consume their frames while 25 fps frames keep arriving; each
     Synchformer batch then holds its segments' normalised pixels (overlapping segments copy
     every frame twice) and its tokens."""
     siglip, sync = dims.siglip, dims.synchformer
+    siglip_pixels = 3 * siglip.image_size**2
     images = work.image_frames_per_call
     image_device = images * (
-        2 * SIGLIP_PIXELS * FLOAT32
+        2 * siglip_pixels * FLOAT32
         + siglip.tokens * (4 * siglip.width + siglip.mlp_hidden) * FLOAT32
     )
     segments = work.sync_segments_per_call
+    sync_half = on_gpu and work.settings.use_half_precision
     sync_element = HALF if sync_half else FLOAT32
     sync_device = segments * (
         2 * SYNC_SEGMENT_PIXELS * FLOAT32
         + sync.tokens * (4 * sync.width + sync.mlp_hidden) * sync_element
     )
     # Host: the frames waiting for their batch, and the stacked copy made for it.
-    image_host = 2 * images * SIGLIP_PIXELS + work.sync_frames_per_call * SYNC_PIXELS
+    image_host = 2 * images * siglip_pixels + work.sync_frames_per_call * SYNC_PIXELS
     sync_host = 2 * work.sync_frames_per_call * SYNC_PIXELS
-    image_phase, sync_phase = (image_device, image_host), (sync_device, sync_host)
-    device_bytes, host_bytes = max(image_phase, sync_phase, key=sum)
+    phases = ((image_device, image_host), (sync_device, sync_host))
+    # The host's share competes for the same memory only where the host is the device.
+    device_bytes, host_bytes = max(phases, key=lambda phase: phase[0] + (0 if on_gpu else phase[1]))
     flops = work.image_frames_total * _siglip_flops_per_image(dims) + (
         work.sync_segments_total * _sync_flops_per_segment(dims)
     )

@@ -126,7 +126,8 @@ class DiTDims:
 class EncoderDims:
     """A pre-norm transformer encoder (SigLIP2 vision tower, CLAP's RoBERTa, Synchformer).
 
-    `tokens` is the sequence length of one item (an image, a 16-frame segment, a prompt).
+    `tokens` is the sequence length of one item (an image, a 16-frame segment, a prompt);
+    `image_size` the side of the square frames an image encoder takes (0 for text).
     `attentions_per_block` is 2 for Synchformer's divided space-time attention. `extra_params`
     holds what the blocks do not: embeddings, pooling heads, aggregators.
     """
@@ -136,6 +137,7 @@ class EncoderDims:
     num_heads: int
     mlp_hidden: int
     tokens: int
+    image_size: int = 0
     attentions_per_block: int = 1
     extra_params: int = 0
 
@@ -155,31 +157,59 @@ class EncoderDims:
 
 
 @dataclass(frozen=True)
-class DacDecoderDims:
-    """The DAC-VAE decoder: channels halve at each upsampling block while time grows by its rate."""
+class DacDims:
+    """The DAC-VAE: the decoder's channels halve at each upsampling block while time grows by
+    its rate. The engine loads the whole autoencoder (encoder included) though it only decodes.
+    """
 
     decoder_dim: int = 2048
     rates: tuple[int, ...] = (8, 5, 4, 3, 2)
     latent_dim: int = 128
+    encoder_dim: int = 128
+    encoder_rates: tuple[int, ...] = (2, 3, 4, 5, 8)
 
     def block_channels(self) -> tuple[int, ...]:
         """Output channels of each upsampling block: 1024, 512, 256, 128, 64 for the release."""
         return tuple(self.decoder_dim // 2 ** (i + 1) for i in range(len(self.rates)))
 
-    def parameter_count(self) -> int:
-        """Parameters with weight norm folded (one weight tensor per conv)."""
-        total = self.latent_dim * self.latent_dim + self.latent_dim  # post_quant_conv
-        total += self.latent_dim * self.decoder_dim * 7 + self.decoder_dim
+    def decoder_parameter_count(self) -> int:
+        """Decoder and post_quant_conv parameters with weight norm folded."""
+        total = _conv(self.latent_dim, self.latent_dim, 1)  # post_quant_conv
+        total += _conv(self.latent_dim, self.decoder_dim, 7)
         channels_in = self.decoder_dim
         for rate, channels in zip(self.rates, self.block_channels(), strict=True):
-            total += channels_in  # Snake alpha
-            total += channels_in * channels * 2 * rate + channels  # transposed conv
-            # Three residual units: Snake, k7 conv, Snake, k1 conv.
-            total += 3 * (
-                2 * channels + channels * channels * 7 + channels + channels**2 + channels
-            )
+            total += channels_in + _conv(channels_in, channels, 2 * rate)  # Snake, up-conv
+            total += 3 * _residual_unit(channels)
             channels_in = channels
-        return total + channels_in + channels_in * 7 + 1
+        return total + channels_in + _conv(channels_in, 1, 7)
+
+    def parameter_count(self) -> int:
+        """Every parameter as stored: encoder and decoder, weight norm's g and v apart."""
+        total = self.decoder_parameter_count()
+        total += _conv(1, self.encoder_dim, 7)
+        channels = self.encoder_dim
+        for rate in self.encoder_rates:
+            total += (
+                3 * _residual_unit(channels) + channels + _conv(channels, 2 * channels, 2 * rate)
+            )
+            channels *= 2
+        total += channels + _conv(channels, self.latent_dim, 3)
+        total += _conv(self.latent_dim, 2 * self.latent_dim, 1)  # quant_conv
+        return total + self._weight_norm_gains()
+
+    def _weight_norm_gains(self) -> int:
+        # One g per output channel of each weight-normed conv (per input channel for the
+        # transposed ones); quant_conv and post_quant_conv are plain.
+        gains = self.encoder_dim + self.latent_dim + self.decoder_dim + 1
+        channels = self.encoder_dim
+        for _ in self.encoder_rates:
+            gains += 3 * 2 * channels + 2 * channels
+            channels *= 2
+        channels_in = self.decoder_dim
+        for channels in self.block_channels():
+            gains += channels_in + 3 * 2 * channels
+            channels_in = channels
+        return gains
 
     def channel_elements_per_latent_frame(self) -> tuple[int, ...]:
         """Activation elements per latent frame after the input conv and each block.
@@ -207,7 +237,7 @@ class ModelDims:
     siglip: EncoderDims
     clap: EncoderDims
     synchformer: EncoderDims
-    dac: DacDecoderDims
+    dac: DacDims
     loaded_parameters: tuple[tuple[str, int], ...] = ()
 
     def parameter_counts(self) -> dict[str, int]:
@@ -238,12 +268,14 @@ class RandomModelSpec:
     depth_triple_blocks: int = 1
     depth_single_blocks: int = 1
     siglip_width: int = 32
-    siglip_patch: int = 64
+    siglip_image_size: int = 128
+    siglip_patch: int = 16
     clap_width: int = 32
     sync_width: int = 64
     sync_depth: int = 1
+    sync_patch: int = 32
     dac_encoder_dim: int = 4
-    dac_decoder_dim: int = 64
+    dac_decoder_dim: int = 32
 
     def dims(self, name: str) -> ModelDims:
         dit = DiTDims(
@@ -259,13 +291,18 @@ class RandomModelSpec:
             name=name,
             dit=dit,
             siglip=_siglip_vision(
-                self.siglip_width, 1, 2, 2 * self.siglip_width, self.siglip_patch
+                self.siglip_width,
+                1,
+                2,
+                2 * self.siglip_width,
+                self.siglip_patch,
+                self.siglip_image_size,
             ),
             clap=_clap_text(self.clap_width, 1, 2, 2 * self.clap_width, vocabulary=265),
             synchformer=_synchformer_visual(
-                self.sync_width, self.sync_depth, max(1, self.sync_width // 64), 2
+                self.sync_width, self.sync_depth, max(1, self.sync_width // 64), 2, self.sync_patch
             ),
-            dac=DacDecoderDims(decoder_dim=self.dac_decoder_dim),
+            dac=DacDims(decoder_dim=self.dac_decoder_dim, encoder_dim=self.dac_encoder_dim),
         )
 
 
@@ -273,14 +310,28 @@ def _linear(fan_in: int, fan_out: int) -> int:
     return fan_in * fan_out + fan_out
 
 
+def _conv(channels_in: int, channels_out: int, kernel: int) -> int:
+    return channels_in * channels_out * kernel + channels_out
+
+
+def _residual_unit(channels: int) -> int:
+    """Snake, k7 conv, Snake, k1 conv."""
+    return 2 * channels + _conv(channels, channels, 7) + _conv(channels, channels, 1)
+
+
 def _conv_swiglu_width(requested: int) -> int:
     return 256 * math.ceil(int(2 * requested / 3) / 256)
 
 
 def _siglip_vision(
-    width: int, depth: int, heads: int, mlp: int, patch: int = SIGLIP_PATCH
+    width: int,
+    depth: int,
+    heads: int,
+    mlp: int,
+    patch: int = SIGLIP_PATCH,
+    image_size: int = SIGLIP_IMAGE_SIZE,
 ) -> EncoderDims:
-    tokens = (SIGLIP_IMAGE_SIZE // patch) ** 2
+    tokens = (image_size // patch) ** 2
     extra = (
         3 * patch**2 * width + width  # patch embedding
         + tokens * width  # position embedding
@@ -289,7 +340,7 @@ def _siglip_vision(
         + width + _linear(width, 3 * width) + _linear(width, width) + 2 * width
         + _linear(width, mlp) + _linear(mlp, width)
     )  # fmt: skip
-    return EncoderDims(width, depth, heads, mlp, tokens, extra_params=extra)
+    return EncoderDims(width, depth, heads, mlp, tokens, image_size, extra_params=extra)
 
 
 def _clap_text(width: int, depth: int, heads: int, mlp: int, vocabulary: int) -> EncoderDims:
@@ -302,20 +353,31 @@ def _clap_text(width: int, depth: int, heads: int, mlp: int, vocabulary: int) ->
     return EncoderDims(width, depth, heads, mlp, TEXT_TOKENS, extra_params=extra)
 
 
-def _synchformer_visual(width: int, depth: int, heads: int, mlp_ratio: int = 4) -> EncoderDims:
+def _synchformer_visual(
+    width: int, depth: int, heads: int, mlp_ratio: int = 4, patch: int = 16
+) -> EncoderDims:
     mlp = mlp_ratio * width
+    grid = SYNC_IMAGE_SIZE // patch
     extra = (
-        3 * 2 * 16 * 16 * width + width  # 3-D tubelet embedding
-        + 3 * 16 * 16 * width + width  # 2-D patch embedding: loaded, never used
-        + width + 197 * width + 8 * width  # CLS, spatial and temporal positions
+        3 * 2 * patch * patch * width + width  # 3-D tubelet embedding
+        + 3 * patch * patch * width + width  # 2-D patch embedding: loaded, never used
+        + width + (grid**2 + 1) * width + 8 * width  # CLS, spatial and temporal positions
         + 2 * width  # final LayerNorm
         # Spatial aggregator: a TransformerEncoderLayer with its own CLS token.
         + width + _linear(width, 3 * width) + _linear(width, width) + 4 * width
         + _linear(width, mlp) + _linear(mlp, width)
     )  # fmt: skip
-    # 8 tubelet steps of 14x14 patches, plus CLS.
-    tokens = SYNC_TOKENS_PER_SEGMENT * (SYNC_IMAGE_SIZE // 16) ** 2 + 1
-    return EncoderDims(width, depth, heads, mlp, tokens, attentions_per_block=2, extra_params=extra)
+    tokens = SYNC_TOKENS_PER_SEGMENT * grid**2 + 1  # 8 tubelet steps of grid x grid, plus CLS
+    return EncoderDims(
+        width,
+        depth,
+        heads,
+        mlp,
+        tokens,
+        SYNC_IMAGE_SIZE,
+        attentions_per_block=2,
+        extra_params=extra,
+    )
 
 
 # The released encoders, whatever the DiT size: SigLIP2 base patch16-512 (vision tower), CLAP
@@ -323,14 +385,14 @@ def _synchformer_visual(width: int, depth: int, heads: int, mlp_ratio: int = 4) 
 RELEASED_SIGLIP = _siglip_vision(768, 12, 12, 3072)
 RELEASED_CLAP = _clap_text(768, 12, 12, 3072, vocabulary=50265)
 RELEASED_SYNCHFORMER = _synchformer_visual(768, 12, 12)
-RELEASED_DAC = DacDecoderDims()
+RELEASED_DAC = DacDims()
 
 XXL_DIT = DiTDims(hidden_size=1536, depth_triple_blocks=18, depth_single_blocks=36, num_heads=12)
 XL_DIT = DiTDims(hidden_size=1408, depth_triple_blocks=12, depth_single_blocks=24, num_heads=11)
 # The reference data's goldens: a DiT with every other kwarg as XXL, tiny encoders.
 GOLDEN_DIT = DiTDims(hidden_size=64, depth_triple_blocks=2, depth_single_blocks=2, num_heads=2)
 GOLDEN_SYNCHFORMER = _synchformer_visual(48, 2, 3)
-GOLDEN_DAC = DacDecoderDims(decoder_dim=64)
+GOLDEN_DAC = DacDims(decoder_dim=64, encoder_dim=4)
 
 # The test suite's tiny model (TinySpec's defaults), and "small": wide enough that matrix work
 # rather than Python overhead dominates the sampler, small enough that a 30 s clip runs every
@@ -338,16 +400,18 @@ GOLDEN_DAC = DacDecoderDims(decoder_dim=64)
 RANDOM_MODELS: dict[str, RandomModelSpec] = {
     "tiny": RandomModelSpec(),
     "small": RandomModelSpec(
-        hidden_size=128,
+        hidden_size=64,
         num_heads=2,
-        depth_triple_blocks=2,
-        depth_single_blocks=4,
+        depth_triple_blocks=1,
+        depth_single_blocks=2,
         siglip_width=64,
+        siglip_image_size=SIGLIP_IMAGE_SIZE,  # the real frame size, so pixel buffers are real
         siglip_patch=32,
         clap_width=64,
         sync_width=64,
-        sync_depth=2,
-        dac_decoder_dim=128,
+        sync_depth=1,
+        sync_patch=16,  # the real 14x14 patches per frame: 1,569 tokens per segment
+        dac_decoder_dim=64,
     ),
 }
 
@@ -370,3 +434,13 @@ def model_dims(size: str) -> ModelDims:
         raise ValueError(
             f"unknown model size {size!r}; use one of {', '.join(MODEL_SIZES)}"
         ) from None
+
+
+def dims_for_model_name(model: str) -> ModelDims:
+    """The dims of an engine's model by its name ("HunyuanVideo-Foley XXL" -> xxl).
+
+    The last word names the size; a name without a known size is taken as the XXL release,
+    the official loader's default.
+    """
+    size = model.rsplit(" ", 1)[-1].lower() if model else ""
+    return MODEL_SIZES.get(size, MODEL_SIZES["xxl"])

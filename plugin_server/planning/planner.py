@@ -4,7 +4,8 @@
 calibration: each stage's peak is the weights resident during it plus its calibrated working
 memory; the clip's peak is the largest stage peak. Resident weights depend on where the clip
 runs: on a GPU every network stays loaded unless `stagewise_offload` moves each to the device
-only for its stage; on the CPU the host holds every network throughout.
+only for its stage; on the CPU a network's memory-mapped weights become resident as it first
+runs.
 """
 
 from __future__ import annotations
@@ -88,14 +89,13 @@ def estimate_clip(
     work = workload(settings, duration_s)
     loads = stage_loads(dims, work, device_kind=kind, fp8_available=fp8_available, source=source)
     weights = network_bytes(dims, settings, fp8_available=fp8_available)
-    offloaded = kind == "cuda" and settings.stagewise_offload
     stages = tuple(
         _stage_estimate(
             loads[name],
             constants,
+            resident=resident_weight_bytes(name, weights, settings, kind),
             stage_weights=sum(weights[network] for network in STAGE_NETWORKS[name]),
-            all_weights=sum(weights.values()),
-            offloaded=offloaded,
+            offloaded=kind == "cuda" and settings.stagewise_offload,
             host_is_device=kind == "cpu",
         )
         for name in STAGES
@@ -113,12 +113,29 @@ def estimate_clip(
     )
 
 
+def resident_weight_bytes(
+    stage: str, weights: dict[str, int], settings: GenerationSettings, device_kind: str
+) -> int:
+    """Weight bytes in device memory while `stage` runs.
+
+    CUDA: every network, or with stage-wise offload only the stage's own. CPU: the networks
+    used so far; the engine memory-maps checkpoint files, so a network's weights become
+    resident as it first runs.
+    """
+    if device_kind == "cuda":
+        if settings.stagewise_offload:
+            return sum(weights[network] for network in STAGE_NETWORKS[stage])
+        return sum(weights.values())
+    used = STAGES[: STAGES.index(stage) + 1]
+    return sum(weights[network] for name in used for network in STAGE_NETWORKS[name])
+
+
 def _stage_estimate(
     load: StageLoad,
     constants: DeviceCalibration,
     *,
+    resident: int,
     stage_weights: int,
-    all_weights: int,
     offloaded: bool,
     host_is_device: bool,
 ) -> StageEstimate:
@@ -135,7 +152,6 @@ def _stage_estimate(
     if offloaded and constants.host_to_device_bytes_per_second > 0:
         # The stage's weights come in before it and leave after it.
         seconds += 2 * stage_weights / constants.host_to_device_bytes_per_second
-    resident = stage_weights if offloaded else all_weights
     return StageEstimate(
         stage=load.stage,
         peak_bytes=resident + working,

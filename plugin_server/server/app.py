@@ -17,6 +17,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from plugin_server.engines.registry import create_engine
+from plugin_server.pipeline.engine_set import EngineFactory
 from plugin_server.proto_gen.foley.v1 import foley_pb2, foley_pb2_grpc
 from plugin_server.server.config import ServerConfig
 from plugin_server.server.security.auth import BearerTokenInterceptor
@@ -34,9 +36,9 @@ _CANCEL_SETTLE_S = 10.0
 class FoleyServer:
     """Start with start(); stop with stop() (idempotent). `port` is the bound gRPC port."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, engine_factory: EngineFactory = create_engine) -> None:
         self.config = config
-        self.service = FoleyService(config)
+        self.service = FoleyService(config, engine_factory)
         self.port = 0
         self.metrics_port: int | None = None
         self._metrics_http = None
@@ -110,9 +112,9 @@ class FoleyServer:
             if self._stopped.is_set():
                 return
             grace = self.config.shutdown_grace_s if grace_s is None else grace_s
-            self._health.enter_graceful_shutdown()
             jobs = self.service.jobs
-            jobs.drain()
+            jobs.drain()  # first, so that whoever sees NOT_SERVING also gets UNAVAILABLE
+            self._health.enter_graceful_shutdown()
             log.info("shutting down: %d job(s) in flight, %.1f s grace", jobs.running(), grace)
             if not jobs.wait_idle(grace):
                 cancelled = jobs.cancel_all()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugin_server.executors.base import ExecutorSettings
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
@@ -56,6 +58,8 @@ class ServerConfig:
     metrics_port: int | None = None
     metrics_host: str = DEFAULT_HOST
     shutdown_grace_s: float = 30.0
+    # Where clips run: the local worker pool (default) or Ray actors (docs/ray.md).
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
 
     def __post_init__(self) -> None:
         if not self.media_roots:

@@ -34,20 +34,6 @@ class RpcStatus:
     trailing_metadata: tuple[tuple[str, str], ...] = ()
 
 
-def status_for(error: BaseException) -> RpcStatus | None:
-    """The status for an error a request may raise, or None for an unexpected one (a bug)."""
-    message = str(error)
-    if isinstance(error, ServerBusy):
-        retry_ms = str(max(1, round(error.retry_after_s * 1000)))
-        return RpcStatus(
-            grpc.StatusCode.RESOURCE_EXHAUSTED, message, ((RETRY_AFTER_METADATA_KEY, retry_ms),)
-        )
-    for error_type, code in _STATUS_BY_TYPE:
-        if isinstance(error, error_type):
-            return RpcStatus(code, message)
-    return None
-
-
 # First match wins, so subclasses come before their bases.
 _STATUS_BY_TYPE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
@@ -63,3 +49,17 @@ _STATUS_BY_TYPE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (media_errors.FrameTooLarge, grpc.StatusCode.INVALID_ARGUMENT),
     (media_errors.MediaError, grpc.StatusCode.FAILED_PRECONDITION),
 )
+
+
+def status_for(error: BaseException) -> RpcStatus | None:
+    """The status for an error a request may raise, or None for an unexpected one (a bug)."""
+    message = str(error)
+    if isinstance(error, ServerBusy):
+        retry_ms = str(max(1, round(error.retry_after_s * 1000)))
+        return RpcStatus(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, message, ((RETRY_AFTER_METADATA_KEY, retry_ms),)
+        )
+    for error_type, code in _STATUS_BY_TYPE:
+        if isinstance(error, error_type):
+            return RpcStatus(code, message)
+    return None

@@ -10,15 +10,16 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TypeVar
 
 from plugin_server.engines.base import EngineInfo
 from plugin_server.engines.registry import EngineConfig, create_engine, engine_names
+from plugin_server.executors import create_executor
 from plugin_server.pipeline.cache import ResultCache
 from plugin_server.pipeline.clip_runner import ClipDestination
-from plugin_server.pipeline.devices import worker_devices
+from plugin_server.pipeline.engine_set import EngineFactory
 from plugin_server.pipeline.errors import InvalidRequest
 from plugin_server.pipeline.events import ClipFailed, ClipFinished, JobFinished, PipelineEvent
 from plugin_server.pipeline.formats import extension
@@ -35,13 +36,13 @@ from plugin_server.pipeline.plan import (
 from plugin_server.pipeline.records import Plan, ProblemKind
 from plugin_server.pipeline.request import GenerationRequest
 from plugin_server.pipeline.runner import ResultDestination, execute_job
-from plugin_server.pipeline.workers import WorkerPool
-from plugin_server.presets import BUILTIN_PRESETS, Preset, load_preset
+from plugin_server.presets import AUTO_PRESET, BUILTIN_PRESETS, Preset, load_preset
 from plugin_server.server.config import AUDIO_CHUNK_BYTES, ServerConfig
 from plugin_server.server.errors import ServerBusy, ShuttingDown
 from plugin_server.server.jobs import JobHandle, JobManager
 from plugin_server.server.metrics import ServerMetrics
 from plugin_server.server.security.paths import PathPolicy
+from timeline.formats import readable_formats
 from timeline.records import MediaMap
 
 log = logging.getLogger(__name__)
@@ -133,22 +134,23 @@ class Capabilities:
 class FoleyService:
     """One deployment's jobs, workers, cache and policies. Thread-safe."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, engine_factory: EngineFactory = create_engine) -> None:
         self.config = config
         self.policy = PathPolicy(config.media_roots, config.output_root)
-        self.devices = worker_devices(config.device, config.workers)
+        # The executor (local worker pool or Ray actors) makes and describes the engines.
+        self.pool = create_executor(
+            config.executor,
+            device=config.device,
+            workers=config.workers,
+            engine_config=EngineConfig(config.weights_dir, config.device, config.engine_options),
+            engine_factory=engine_factory,
+            on_queue_depth=lambda depth: self.metrics.queue_depth.set(depth),
+        )
+        self.devices = list(self.pool.devices)
         self.metrics = ServerMetrics(self.devices)
         self.cache = ResultCache(config.work_dir / "cache")
         self._jobs_dir = config.work_dir / "jobs"
         self._identity = MediaIdentity()
-        self._engine_config = EngineConfig(
-            weights_dir=config.weights_dir, device=self.devices[0], options=config.engine_options
-        )
-        self._engine_infos: dict[str, EngineInfo] = {}
-        self._engine_lock = threading.Lock()
-        self.pool = WorkerPool(
-            self.devices, self._make_engine, on_queue_depth=self.metrics.queue_depth.set
-        )
         self.jobs = JobManager(
             max_jobs=config.max_jobs,
             max_clips_per_job=config.max_clips_per_job,
@@ -160,33 +162,17 @@ class FoleyService:
             prefix_maps=tuple(config.media_maps), search_roots=self.policy.media_roots
         )
 
-    # -- engines -------------------------------------------------------------------------------
-
-    def _make_engine(self, name: str, device: str):  # type: ignore[no-untyped-def]
-        return create_engine(name, replace(self._engine_config, device=device))
-
-    def engine_info(self, name: str) -> EngineInfo:
-        """What an engine is and whether it can run; probed once per engine and remembered."""
-        with self._engine_lock:
-            if name not in self._engine_infos:
-                self._engine_infos[name] = self._make_engine(name, self.devices[0]).info()
-            return self._engine_infos[name]
-
     # -- requests ------------------------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
-        from plugin_server.planning.device import probe_device
-        from timeline.formats import readable_formats
-
         engines = []
         for name in engine_names():
             try:
-                engines.append(self.engine_info(name))
+                engines.append(self.pool.engine_info(name))
             except Exception as error:  # an engine that cannot even load is listed as such
                 engines.append(EngineInfo(name=name, model="", available=False, reason=str(error)))
         devices = []
-        for device in dict.fromkeys(self.devices):
-            capacity = probe_device(device)
+        for capacity in self.pool.device_states():
             devices.append(
                 DeviceState(
                     name=capacity.name,
@@ -266,7 +252,7 @@ class FoleyService:
         return PlanningContext(
             default_engine=self.config.engine,
             default_preset=self.config.preset,
-            engine_info=self.engine_info,
+            engine_info=self.pool.engine_info,
             identity=self._identity,
             cache=self.cache,
             media_access=self.policy.media_file,
@@ -278,9 +264,10 @@ class FoleyService:
 
     def _check_request(self, options: GenerationRequest) -> None:
         # Presets from the wire are names only: a path would let clients read server files.
-        if options.preset and options.preset not in (*BUILTIN_PRESETS, "auto"):
+        if options.preset and options.preset not in (*BUILTIN_PRESETS, AUTO_PRESET):
             raise InvalidRequest(
-                f"preset {options.preset!r} is not one of {', '.join(BUILTIN_PRESETS)}, 'auto'; "
+                f"preset {options.preset!r} is not one of {', '.join(BUILTIN_PRESETS)}, "
+                f"{AUTO_PRESET!r}; "
                 "send explicit parameters to change settings"
             )
 
@@ -298,8 +285,11 @@ class FoleyService:
         search_dirs = tuple(
             self.policy.request_input(text, "media_search_dirs") for text in job.media.search_dirs
         )
+        request_maps = tuple(
+            (old, self.policy.media_prefix(new, "media_maps")) for old, new in job.media.maps
+        )
         media_map = MediaMap(
-            prefix_maps=tuple(job.media.maps) + self._media_map.prefix_maps,
+            prefix_maps=request_maps + self._media_map.prefix_maps,
             search_roots=search_dirs + self._media_map.search_roots,
         )
         timeline_input = TimelineInput(
@@ -347,6 +337,10 @@ class FoleyService:
             )
             for event in events:
                 self._observe(event, plan)
+                if isinstance(event, JobFinished):
+                    # Released before the last message goes out, so that a client reading the
+                    # summary finds the job gone (CancelJob: not found) and its slot free.
+                    self._finish(handle, job_dir)
                 yield event
         except Exception:
             with log_context(job_id=handle.job_id):
@@ -397,7 +391,9 @@ class FoleyService:
             metrics.jobs.labels(outcome).inc()
 
     def _finish(self, handle: JobHandle, job_dir: Path) -> None:
-        self.jobs.release(handle)
+        """Release the job's slot and files; a second call does nothing."""
+        if not self.jobs.release(handle):
+            return
         # Inline audio was streamed already; its working copies go.
         shutil.rmtree(job_dir, ignore_errors=True)
         if self.config.cache_max_bytes is not None:

@@ -80,7 +80,7 @@ def generation_request(options: pb.GenerationOptions) -> GenerationRequest:
         else {},
         prompt=options.prompt,
         negative_prompt=options.negative_prompt,
-        seed=options.seed if options.HasField("seed") else 0,
+        seed=options.seed if options.HasField("seed") else None,
         tracks=tuple(options.tracks),
         handles_frames=options.handles_frames,
         audio=audio,
@@ -180,6 +180,7 @@ def plan_message(plan: Plan) -> pb.Plan:
                 estimated_memory_bytes=clip.estimate.memory_bytes,
                 estimated_seconds=clip.estimate.seconds,
                 cached=clip.cached,
+                preset=clip.preset,
             )
             for clip in plan.clips
         ],

@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aaf-clips", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--formats", default="otio,fcp_xml,fcpxml,aaf", help="comma-separated formats to run"
+    )
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -162,12 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             stream.setsampwidth(2)
             stream.setframerate(48_000)
             stream.writeframes(b"\0\0" * 480)
+        chosen = args.formats.split(",")
         for format, clips in (
             ("otio", args.clips),
             ("fcp_xml", args.clips),
             ("fcpxml", args.clips),
             ("aaf", args.aaf_clips),
         ):
+            if format not in chosen:
+                continue
             edit = build_edit(clips, media)
             repeat = args.repeat if format != "aaf" else 1
             results[format] = run_format(edit, format, folder, media, repeat)

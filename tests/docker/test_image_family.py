@@ -193,9 +193,9 @@ def test_a_code_change_reuses_the_weights_and_package_layers(
     tiny_weights: Path,
     tmp_path: Path,
 ) -> None:
-    """Rebuilt with one changed source file, only the code layer and those above it change:
-    the weights are not copied again (the conversion is deterministic, COPY --from caches by
-    content) and neither are the packages."""
+    """Rebuilt with a changed server source file, only the code layer and those above it
+    change: the weights stage copies only the converter's packages, so it is not run again and
+    its output layer is reused, and so is the packages layer."""
     name = f"{IMAGE_NAME}-changed"
     common = common_build_arguments(base_image, host_ca_bundle)
     arguments = build_module.parse_args(
@@ -203,7 +203,8 @@ def test_a_code_change_reuses_the_weights_and_package_layers(
     )
     options = build_module.options_from_args(arguments)
     context = build_module.assemble_context(options, tmp_path / "context")
-    with (context.path / "plugin_server" / "cli.py").open("a", encoding="utf-8") as source:
+    changed = context.path / "plugin_server" / "server" / "app.py"
+    with changed.open("a", encoding="utf-8") as source:
         source.write("\n# a code change\n")
     tag = options.tag("default")
     args = build_module.build_args(options, "default", context)

@@ -8,13 +8,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import ROUND_TRIP_TIMELINES, media_needed, write_placeholder
+from e2e_support import (
+    LONG_MEDIA_S,
+    ROUND_TRIP_TIMELINES,
+    TIMELINES,
+    media_needed,
+    write_placeholder,
+)
 
 from plugin_server.client import FoleyClient
 from plugin_server.server.app import FoleyServer
 from plugin_server.server.config import ServerConfig
-
-TIMELINES = Path(__file__).resolve().parents[1] / "data" / "timelines"
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -26,7 +30,7 @@ def media_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     needed = media_needed([TIMELINES / name for name in ROUND_TRIP_TIMELINES])
     for name, seconds in needed.items():
         write_placeholder(folder / name, seconds + 0.5)
-    write_placeholder(folder / "long.mov", 6.0)
+    write_placeholder(folder / "long.mov", LONG_MEDIA_S)
     return folder
 
 
@@ -79,8 +83,3 @@ def client(server: FoleyServer) -> Iterator[FoleyClient]:
     with FoleyClient(server.address) as connection:
         connection.wait_until_ready()
         yield connection
-
-
-def partial_files(folder: Path) -> list[Path]:
-    """Temporary files a writer would leave behind when interrupted."""
-    return [path for path in folder.rglob("*") if ".partial" in path.name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from timeline.spotting import spot_clips
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
+
+TIMELINES = Path(__file__).resolve().parents[1] / "data" / "timelines"
+# long.mov: enough frames (24 fps) for the many-clip jobs of the cancellation tests.
+LONG_MEDIA_S = 12.0
 
 # The copied sample timelines the round-trip tests send, with their media made up as placeholders.
 ROUND_TRIP_TIMELINES = (
@@ -52,15 +57,18 @@ def write_placeholder(path: Path, seconds: float) -> Path:
 
 
 def many_clip_timeline(media_url: str, clips: int, clip_frames: int, rate: int = 24) -> bytes:
-    """An OTIO timeline of `clips` back-to-back clips of one media file, as bytes."""
+    """An OTIO timeline of `clips` back-to-back clips of one media file, as bytes.
+
+    Clip k plays media frames k .. k + clip_frames, so every clip is its own cache entry; the
+    media must hold clips + clip_frames frames.
+    """
     track = otio.schema.Track(name="V", kind=otio.schema.TrackKind.Video)
     for index in range(clips):
-        start = (index * 7) % 48  # different ranges, so every clip is its own cache entry
         track.append(
             otio.schema.Clip(
                 name=f"shot{index:03d}",
                 media_reference=otio.schema.ExternalReference(target_url=media_url),
-                source_range=TR(RT(start, rate), RT(clip_frames, rate)),
+                source_range=TR(RT(index, rate), RT(clip_frames, rate)),
             )
         )
     timeline = otio.schema.Timeline(name="many", global_start_time=RT(3600 * rate, rate))
@@ -75,6 +83,7 @@ class WavInfo:
     bits_per_sample: int
     frames: int
     time_reference: int | None
+    samples_sha256: str  # of the data chunk: bext's origination date/time left out
 
 
 def read_wav_info(path: Path) -> WavInfo:
@@ -85,6 +94,7 @@ def read_wav_info(path: Path) -> WavInfo:
     fmt = None
     data_size = None
     time_reference = None
+    samples_sha256 = ""
     while position + 8 <= len(data):
         chunk_id = data[position : position + 4]
         (size,) = struct.unpack("<I", data[position + 4 : position + 8])
@@ -93,10 +103,18 @@ def read_wav_info(path: Path) -> WavInfo:
             fmt = struct.unpack("<HHIIHH", body[:16])
         elif chunk_id == b"data":
             data_size = size
+            samples_sha256 = hashlib.sha256(body).hexdigest()
         elif chunk_id == b"bext":
             low, high = struct.unpack("<II", body[338:346])
             time_reference = low | (high << 32)
         position += 8 + size + (size & 1)
     assert fmt is not None and data_size is not None, f"{path} lacks fmt or data"
     _, channels, sample_rate, _, block_align, bits = fmt
-    return WavInfo(channels, sample_rate, bits, data_size // block_align, time_reference)
+    return WavInfo(
+        channels, sample_rate, bits, data_size // block_align, time_reference, samples_sha256
+    )
+
+
+def partial_files(folder: Path) -> list[Path]:
+    """Temporary files a writer would leave behind when interrupted."""
+    return [path for path in folder.rglob("*") if ".partial" in path.name]

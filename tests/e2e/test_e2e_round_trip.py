@@ -11,8 +11,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import TIMELINES, partial_files
-from e2e_support import ROUND_TRIP_TIMELINES, read_wav_info
+from e2e_support import ROUND_TRIP_TIMELINES, TIMELINES, partial_files, read_wav_info
 
 from plugin_server.client import FoleyClient, GenerateOptions
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
@@ -38,7 +37,9 @@ def test_sample_timeline_round_trips(
     result = client.generate(source, output, GenerateOptions(prompt="footsteps"))
 
     summary = result.summary
-    assert summary.clips_generated == len(expected)
+    # Two clips playing the same media range are one cache entry: the second comes from it.
+    assert summary.clips_generated + summary.clips_cached == len(expected)
+    assert summary.clips_generated >= min(1, len(expected))
     assert summary.clips_failed == 0 and summary.clips_cancelled == 0
     assert summary.clips_total == len(expected) + summary.clips_skipped
     assert sorted(result.audio_files) == sorted(clip.clip_id for clip in expected)
@@ -56,7 +57,7 @@ def test_sample_timeline_round_trips(
     assert result.timeline_path == output
     loaded = read_timeline(output)
     assert loaded.format == ("otio" if source.suffix == ".edl" else read_timeline(source).format)
-    placed = _foley_clips(loaded.timeline)
+    placed = _foley_clips(loaded.timeline, tmp_path / "client" / "result_audio")
     assert len(placed) == len(expected)
     by_file = {Path(url_to_path(clip.media_reference.target_url)).name: clip for clip in placed}
     for clip in expected:
@@ -68,12 +69,15 @@ def test_sample_timeline_round_trips(
         assert round(record.duration.to_frames(float(clip.rate))) == clip.record_duration_frames
 
 
-def _foley_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
+def _foley_clips(timeline: otio.schema.Timeline, audio_dir: Path) -> list[otio.schema.Clip]:
+    """Audio clips playing files of `audio_dir` (FCP XML and AAF do not keep track names)."""
     return [
         clip
         for track in timeline.tracks
-        if track.kind == otio.schema.TrackKind.Audio and track.name.startswith("Foley")
+        if track.kind == otio.schema.TrackKind.Audio
         for clip in track.find_clips()
+        if isinstance(clip.media_reference, otio.schema.ExternalReference)
+        and Path(url_to_path(clip.media_reference.target_url)).parent == audio_dir
     ]
 
 
@@ -93,4 +97,5 @@ def test_missing_media_is_a_clip_problem_not_a_failed_job(
     assert kinds == {"Clip-002": pb.PROBLEM_KIND_MISSING_MEDIA}
     assert "wind-up.mov" in result.problems[0].reason
     assert result.summary.clips_generated == 3
-    assert len(_foley_clips(read_timeline(tmp_path / "cut.otio").timeline)) == 3
+    placed = _foley_clips(read_timeline(tmp_path / "cut.otio").timeline, tmp_path / "cut_audio")
+    assert len(placed) == 3

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import TIMELINES
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from e2e_support import TIMELINES
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from plugin_server.client import (

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import TIMELINES
-from e2e_support import read_wav_info
+from e2e_support import TIMELINES, read_wav_info
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
 
 from plugin_server.client import FoleyClient, FoleyClientError, GenerateOptions
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
@@ -36,7 +38,7 @@ def test_capabilities_describe_engines_presets_devices_and_limits(client: FoleyC
 def test_plan_lists_clips_with_estimates_and_problems(client: FoleyClient) -> None:
     plan = client.plan(TIMELINES / "premiere_example.xml", GenerateOptions(preset="light"))
     assert (plan.engine, plan.preset, plan.timeline_format) == ("procedural", "light", "fcp_xml")
-    assert len(plan.clips) == 5
+    assert len(plan.clips) == 6
     assert all(
         clip.estimated_seconds > 0 and clip.estimated_memory_bytes > 0 for clip in plan.clips
     )
@@ -178,3 +180,9 @@ def test_log_lines_carry_the_job_and_clip_ids(client: FoleyClient, tmp_path: Pat
     for clip_id in result.audio_files:
         assert any(f"job={result.job_id} clip={clip_id}" in line for line in clip_lines)
     assert any(f"job={result.job_id} clip=- job admitted" in line for line in records)
+
+
+def test_reflection_lists_the_services(server) -> None:  # type: ignore[no-untyped-def]
+    with grpc.insecure_channel(server.address) as channel:
+        services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert {"foley.v1.FoleyService", "grpc.health.v1.Health"} <= services

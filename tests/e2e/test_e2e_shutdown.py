@@ -12,15 +12,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import TIMELINES, partial_files
-from e2e_support import many_clip_timeline
+from e2e_support import TIMELINES, many_clip_timeline, partial_files
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from plugin_server.client import FoleyClient, FoleyClientError, GenerateOptions
 
 pytestmark = pytest.mark.slow
 
-CLIPS = 30
+CLIPS = 30  # finished within the grace period
+LONG_CLIPS = 200  # certainly not finished 0.2 s after SIGTERM
 
 
 @pytest.fixture
@@ -56,9 +56,9 @@ def serve(tmp_path: Path, media_root: Path) -> Iterator:  # type: ignore[type-ar
         process.wait(10)
 
 
-def _job(media_root: Path) -> Path:
+def _job(media_root: Path, clips: int) -> Path:
     path = media_root / "shutdown_job.otio"
-    path.write_bytes(many_clip_timeline("file:///x/long.mov", CLIPS, clip_frames=48))
+    path.write_bytes(many_clip_timeline("file:///x/long.mov", clips, clip_frames=24))
     return path
 
 
@@ -103,7 +103,7 @@ def test_sigterm_lets_the_job_in_flight_finish_and_refuses_new_ones(
     seen: dict = {}
     with FoleyClient(address) as client:
         result = client.generate(
-            _job(media_root),
+            _job(media_root, CLIPS),
             tmp_path / "client" / "out.otio",
             GenerateOptions(server_output_dir="job"),
             on_event=_sigterm_after_first_clip(process, address, seen, tmp_path),
@@ -128,14 +128,14 @@ def test_jobs_still_running_after_the_grace_period_are_cancelled_cleanly(
     seen: dict = {}
     with FoleyClient(address) as client:
         result = client.generate(
-            _job(media_root),
+            _job(media_root, LONG_CLIPS),
             tmp_path / "client" / "out.otio",
             GenerateOptions(server_output_dir="job"),
             on_event=_sigterm_after_first_clip(process, address, seen, tmp_path),
         )
     assert result.summary.cancelled is True
     assert result.summary.clips_cancelled > 0
-    assert result.summary.clips_generated + result.summary.clips_cancelled == CLIPS
+    assert result.summary.clips_generated + result.summary.clips_cancelled == LONG_CLIPS
     assert process.wait(30) == 0
     assert partial_files(tmp_path / "output") == []
     written = list((tmp_path / "output" / "job").glob("*.wav"))

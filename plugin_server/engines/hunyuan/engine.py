@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import torch
 
@@ -28,6 +29,10 @@ from plugin_server.engines.hunyuan.models import ModelSet, load_models
 from plugin_server.engines.hunyuan.options import EngineOptions
 from plugin_server.engines.hunyuan.precision import choose_precision
 from plugin_server.engines.registry import EngineConfig
+from plugin_server.planning.ceiling import StageMemoryGuard
+from plugin_server.planning.loaded_dims import loaded_dims
+from plugin_server.planning.model_dims import ModelDims
+from plugin_server.presets.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,7 @@ MODEL_NAME = "HunyuanVideo-Foley"
 
 
 def resolve_device(requested: str) -> torch.device:
-    """"auto" -> the first CUDA GPU if there is one, else the CPU; "cuda" without a GPU fails."""
+    """ "auto" -> the first CUDA GPU if there is one, else the CPU; "cuda" without a GPU fails."""
     if requested in ("auto", ""):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -97,11 +102,30 @@ class HunyuanEngine:
         cancel: CancelToken | None = None,
     ) -> ClipAudio:
         with self._lock:
-            models = self._models_for(request)
-            return generate_clip(models, request, self.options, progress=progress, cancel=cancel)
+            models = self.loaded_models(request.settings)
+            return generate_clip(
+                models,
+                request,
+                self.options,
+                progress=progress,
+                cancel=cancel,
+                before_stage=self._memory_guard(models, request),
+            )
 
-    def _models_for(self, request: ClipRequest) -> ModelSet:
-        settings = request.settings
+    def memory_dims(self) -> ModelDims | None:
+        """The loaded networks' sizes for the memory planner; None before the first clip."""
+        return None if self._models is None else loaded_dims(self._models)
+
+    def _memory_guard(self, models: ModelSet, request: ClipRequest) -> Callable[[str], None] | None:
+        """With `memory_ceiling_bytes`, a check of each stage's predicted peak against it."""
+        if self.options.memory_ceiling_bytes is None:
+            return None
+        guard = StageMemoryGuard(self.options.memory_ceiling_bytes, loaded_dims(models))
+        return lambda stage: guard.before_stage(stage, request)
+
+    def loaded_models(self, settings: GenerationSettings) -> ModelSet:
+        """The networks a clip with `settings` runs on, loading them if needed (they are kept
+        until a clip needs another precision or placement)."""
         precision = choose_precision(settings, self.device)
         offload = settings.stagewise_offload and self.device.type != "cpu"
         key = (precision.weights, precision.autocast, precision.fp8, offload)

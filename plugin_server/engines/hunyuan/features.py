@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plugin_server.engines.base import CancelToken, Cancelled
+from plugin_server.engines.base import Cancelled, CancelToken
 from plugin_server.engines.hunyuan.frame_sampling import (
     SIGLIP_FPS,
     SYNC_FPS,
@@ -44,10 +44,10 @@ from plugin_server.media.frames import Frame, FrameSource, FrameSpec
 
 log = logging.getLogger(__name__)
 
+_CANCEL_CHECK_FRAMES = 64  # frames between cancel checks while decoding
+
 MODEL_CLIP_FPS = SIGLIP_FPS
 """The transformer's visual grid: 8 SigLIP2 frames per second."""
-
-SYNC_SIZE = 224
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,10 @@ class FrameEncoder:
 
     def specs(self) -> list[FrameSpec]:
         size = self.siglip.image_size
+        sync_size = self.synchformer.config.image_size
         return [
             FrameSpec(fps=self.siglip_fps, width=size, height=size, fit="stretch"),
-            FrameSpec(fps=Fraction(SYNC_FPS), width=SYNC_SIZE, height=SYNC_SIZE, fit="cover"),
+            FrameSpec(fps=Fraction(SYNC_FPS), width=sync_size, height=sync_size, fit="cover"),
         ]
 
     def encode(self, source: FrameSource) -> ClipFeatures:
@@ -155,6 +156,8 @@ class FrameEncoder:
         )
 
     def _take(self, frame: Frame) -> None:
+        if frame.index % _CANCEL_CHECK_FRAMES == 0:
+            self._check_cancel()
         if frame.spec_index == 0:
             self._siglip_pixels.append(frame.pixels)
             self._siglip_times.append(frame.record_time_s)

@@ -12,7 +12,7 @@ import logging
 import math
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +24,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from plugin_server.engines.base import (
-    CancelToken,
     Cancelled,
+    CancelToken,
     ClipAudio,
     ClipRequest,
     EngineError,
@@ -53,6 +53,7 @@ from plugin_server.engines.hunyuan.sampler import (
     KnownLatent,
     initial_noise,
 )
+from plugin_server.engines.hunyuan.text_image_encoders import TextFeatures
 from plugin_server.engines.hunyuan.windowing import (
     MODEL_WINDOW_LIMIT_S,
     Window,
@@ -75,9 +76,13 @@ class StageClock:
 
     progress: ProgressCallback | None
     seconds: dict[str, float] = field(default_factory=dict)
+    # Called with the stage's name before it starts; the memory ceiling's check (planning).
+    before_stage: Callable[[str], None] | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if self.before_stage is not None:
+            self.before_stage(name)
         self.report(name, 0.0)
         started = time.perf_counter()
         try:
@@ -107,11 +112,12 @@ def generate_clip(
     *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    before_stage: Callable[[str], None] | None = None,
 ) -> ClipAudio:
     """Generate `request`'s audio with `models`; see the module docstring."""
     settings = request.settings
     device = models.device
-    clock = StageClock(progress)
+    clock = StageClock(progress, before_stage=before_stage)
     notes: list[str] = list(models.precision.notes)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -128,65 +134,22 @@ def generate_clip(
         picture = _picture(models, request, options, cancel)
     if picture.features is not None:
         notes.extend(picture.features.notes)
+        notes.extend(getattr(request.frames, "warnings", ()))
     if picture.features is None and picture.reference is None:
         notes.append("no frames for this clip: generated from the prompt alone")
 
-    if picture.reference is not None:
-        total_frames = picture.reference.lengths.latent_frames
-        num_samples = picture.reference.lengths.audio_samples
-        plan = plan_windows(total_frames, total_frames, 0)
-        notes.append(
-            f"reference sampling: {picture.reference.lengths.n25} frames at 25 fps -> "
-            f"{total_frames} latent frames, {num_samples} samples (the official length, "
-            f"capped at {REFERENCE_CAP_S:g} s, not the clip's {request.duration_s:.3f} s)"
-        )
-    else:
-        num_samples = request.num_samples
-        if num_samples < 1:
-            raise EngineError(f"clip {request.clip_id}: duration {request.duration_s}s is empty")
-        total_frames = math.ceil(num_samples / hop)
-        plan = plan_windows(
-            total_frames,
-            window_limit_frames(settings, latent_rate),
-            round(options.window_overlap_s * latent_rate),
-            settings.batch_size,
-        )
-    noise, noise_source = _initial_noise(options.initial_noise, request, total_frames, models)
-
-    sampler = EulerSampler(
-        FlowSchedule(settings.diffusion_timesteps, models.config.diffusion.sample_flow_shift),
-        settings.guidance_scale,
-    )
-    models.transformer.attention_mode = settings.attention
-    latents: dict[int, torch.Tensor] = {}
-    steps_total = len(plan.batches) * settings.diffusion_timesteps
+    plan, num_samples, plan_notes = _plan(models, picture, request, options)
+    notes.extend(plan_notes)
+    noise, noise_source = _initial_noise(options.initial_noise, request, plan.total_frames, models)
     with clock.stage("sampling"), models.on_device(models.transformer):
-        for batch_number, batch in enumerate(plan.batches):
-            _check_cancel(cancel, f"before window batch {batch_number + 1}/{len(plan.batches)}")
-            windows = [plan.windows[i] for i in batch]
-            conditions = _conditions(models, picture, text, windows, request, latent_rate)
-            velocity = GuidedTransformer(
-                models.transformer, conditions, settings.cfg_mode, models.precision.autocast
-            )
-            window_noise = torch.cat([noise[..., w.start : w.end] for w in windows]).to(device)
-            known = _known_prefix(windows, latents, window_noise)
-            done_before = batch_number * settings.diffusion_timesteps
-
-            def on_step(done: int, _total: int, done_before: int = done_before) -> None:
-                clock.report("sampling", (done_before + done) / steps_total)
-
-            result = sampler.sample(
-                velocity, window_noise, known=known, cancel=cancel, on_step=on_step
-            )
-            for row, window in enumerate(windows):
-                latents[window.index] = result[row : row + 1].cpu()
+        latents = _sample_windows(models, picture, text, plan, noise, request, clock, cancel)
 
     _check_cancel(cancel, "before decoding")
     with clock.stage("decode"), models.on_device(models.vae):
         audio = _decode(models, plan, latents, settings.vae_chunk_seconds, latent_rate, hop)
     samples = np.clip(audio[:num_samples], -1.0, 1.0).astype(np.float32)
 
-    notes.extend(_setting_notes(request, plan, latent_rate))
+    notes.extend(_setting_notes(request, plan, latent_rate, models))
     report = EngineReport(
         engine="hunyuan",
         model=f"HunyuanVideo-Foley {models.layout.model_size.upper()} ({models.layout.root})",
@@ -196,6 +159,81 @@ def generate_clip(
         notes=tuple(notes),
     )
     return ClipAudio(samples=samples, sample_rate=request.sample_rate, report=report)
+
+
+def _plan(
+    models: ModelSet, picture: Picture, request: ClipRequest, options: EngineOptions
+) -> tuple[WindowPlan, int, list[str]]:
+    """The clip's windows, its output length in samples, and notes about them."""
+    if picture.reference is not None:
+        lengths = picture.reference.lengths
+        note = (
+            f"reference sampling: {lengths.n25} frames at 25 fps -> {lengths.latent_frames} "
+            f"latent frames, {lengths.audio_samples} samples (the official length, capped at "
+            f"{REFERENCE_CAP_S:g} s, not the clip's {request.duration_s:.3f} s); frames at the "
+            "reference's 8 and 25 fps, one window: frame_sampling_rate, max_audio_duration "
+            "and batch_size do not apply"
+        )
+        plan = plan_windows(lengths.latent_frames, lengths.latent_frames, 0)
+        return plan, lengths.audio_samples, [note]
+    num_samples = request.num_samples
+    if num_samples < 1:
+        raise EngineError(f"clip {request.clip_id}: duration {request.duration_s}s is empty")
+    latent_rate = models.config.transformer.audio_frame_rate
+    plan = plan_windows(
+        math.ceil(num_samples / models.vae.hop_length),
+        window_limit_frames(request.settings, latent_rate),
+        round(options.window_overlap_s * latent_rate),
+        request.settings.batch_size,
+    )
+    return plan, num_samples, []
+
+
+def _sample_windows(
+    models: ModelSet,
+    picture: Picture,
+    text: TextFeatures,
+    plan: WindowPlan,
+    noise: torch.Tensor,
+    request: ClipRequest,
+    clock: StageClock,
+    cancel: CancelToken | None,
+) -> dict[int, torch.Tensor]:
+    """Sample every window, batch by batch; returns each window's final latent [1, C, frames]
+    on the host. The first window of a batch continues its predecessor (see windowing.py)."""
+    settings = request.settings
+    latent_rate = models.config.transformer.audio_frame_rate
+    sampler = EulerSampler(
+        FlowSchedule(settings.diffusion_timesteps, models.config.diffusion.sample_flow_shift),
+        settings.guidance_scale,
+    )
+    models.transformer.attention_mode = settings.attention
+    latents: dict[int, torch.Tensor] = {}
+    steps_total = len(plan.batches) * settings.diffusion_timesteps
+    for number, batch in enumerate(plan.batches):
+        _check_cancel(cancel, f"before window batch {number + 1}/{len(plan.batches)}")
+        windows = [plan.windows[i] for i in batch]
+        conditions = _conditions(models, picture, text, windows, request, latent_rate)
+        velocity = GuidedTransformer(
+            models.transformer, conditions, settings.cfg_mode, models.precision.autocast
+        )
+        window_noise = torch.cat([noise[..., w.start : w.end] for w in windows])
+        window_noise = window_noise.to(models.device)
+        done_before = number * settings.diffusion_timesteps
+
+        def on_step(done: int, _total: int, done_before: int = done_before) -> None:
+            clock.report("sampling", (done_before + done) / steps_total)
+
+        result = sampler.sample(
+            velocity,
+            window_noise,
+            known=_known_prefix(windows, latents, window_noise),
+            cancel=cancel,
+            on_step=on_step,
+        )
+        for row, window in enumerate(windows):
+            latents[window.index] = result[row : row + 1].cpu()
+    return latents
 
 
 def _picture(
@@ -250,7 +288,7 @@ def _reference_path(request: ClipRequest) -> Path:
 def _conditions(
     models: ModelSet,
     picture: Picture,
-    text: Any,
+    text: TextFeatures,
     windows: list[Window],
     request: ClipRequest,
     latent_rate: int,
@@ -357,9 +395,16 @@ def _initial_noise(
     return noise.float(), str(path)
 
 
-def _setting_notes(request: ClipRequest, plan: WindowPlan, latent_rate: int) -> list[str]:
+def _setting_notes(
+    request: ClipRequest, plan: WindowPlan, latent_rate: int, models: ModelSet
+) -> list[str]:
     settings = request.settings
     notes = []
+    if settings.stagewise_offload and not models.offload:
+        notes.append(
+            f"stagewise_offload: on {models.device.type} every network already lives in host "
+            "memory; nothing to offload"
+        )
     if settings.enable_gradient_checkpointing:
         notes.append(
             "enable_gradient_checkpointing: no effect at inference (no backward pass, so no "

@@ -11,6 +11,9 @@ Keys:
   folders inside the weights directory.
 - `window_overlap_s` (seconds, default 0.96): overlap between consecutive generation windows
   of a long clip, rounded to the 0.32 s window grid.
+- `memory_ceiling_bytes` (bytes): an injected device-memory ceiling; before each stage the
+  planner's predicted peak is checked against it and `DeviceOutOfMemory` raised, as a GPU
+  would run out of memory (see plugin_server/planning/ceiling.py).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from plugin_server.engines.base import EngineError
+from plugin_server.planning.ceiling import MEMORY_CEILING_OPTION, ceiling_from_options
 
 _KNOWN = ("reference_sampling", "initial_noise", "model_size", "config", "siglip2", "clap")
-_KNOWN += ("window_overlap_s",)
+_KNOWN += ("window_overlap_s", MEMORY_CEILING_OPTION)
 
 
 class EngineOptionError(EngineError):
@@ -39,14 +43,14 @@ class EngineOptions:
     siglip2: Path | None = None
     clap: Path | None = None
     window_overlap_s: float = 0.96
+    memory_ceiling_bytes: int | None = None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> EngineOptions:
         unknown = sorted(set(values) - set(_KNOWN))
         if unknown:
             raise EngineOptionError(
-                f"unknown hunyuan engine option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(_KNOWN)}"
+                f"unknown hunyuan engine option(s) {', '.join(unknown)}; known: {', '.join(_KNOWN)}"
             )
         reference = values.get("reference_sampling", False)
         if not isinstance(reference, bool):
@@ -65,7 +69,15 @@ class EngineOptions:
             siglip2=_path(values, "siglip2"),
             clap=_path(values, "clap"),
             window_overlap_s=float(overlap),
+            memory_ceiling_bytes=_ceiling(values),
         )
+
+
+def _ceiling(values: Mapping[str, Any]) -> int | None:
+    try:
+        return ceiling_from_options(values)
+    except ValueError as error:
+        raise EngineOptionError(str(error)) from error
 
 
 def _path(values: Mapping[str, Any], key: str) -> Path | None:

@@ -84,10 +84,10 @@ def siglip_resize(frames: np.ndarray | torch.Tensor, size: int = SIGLIP_SIZE) ->
     rows = _pillow_bilinear_coefficients(height, size)
     columns = _pillow_bilinear_coefficients(width, size)
     resized = torch.empty((images.shape[0], size, size, 3), dtype=torch.uint8)
-    # One frame at a time keeps the int64 accumulators small for 4K input.
     passes = [(width, columns, 1), (height, rows, 0)]
     if _pillow_resizes_vertically_first(height, width, size):
         passes.reverse()
+    # One frame at a time keeps the int64 accumulators small for 4K input.
     for index in range(images.shape[0]):
         image = images[index].to(torch.int64)
         for in_size, coefficients, axis in passes:
@@ -105,9 +105,9 @@ def siglip_normalize(images: torch.Tensor) -> torch.Tensor:
     return (scaled - 0.5) / 0.5
 
 
-def siglip_preprocess(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """[T, H, W, 3] uint8 RGB -> [T, 3, 512, 512] float32, exactly as the reference."""
-    return siglip_normalize(siglip_resize(frames))
+def siglip_preprocess(frames: np.ndarray | torch.Tensor, size: int = SIGLIP_SIZE) -> torch.Tensor:
+    """[T, H, W, 3] uint8 RGB -> [T, 3, size, size] float32, exactly as the reference (512)."""
+    return siglip_normalize(siglip_resize(frames, size))
 
 
 def _pillow_resizes_vertically_first(height: int, width: int, size: int) -> bool:

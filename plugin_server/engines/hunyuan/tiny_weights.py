@@ -35,49 +35,83 @@ from plugin_server.engines.hunyuan.synchformer import MotionFormerConfig, build_
 
 @dataclass(frozen=True)
 class TinySpec:
-    """Sizes of the tiny model. Published: hidden 1536/1408, SigLIP2 768, CLAP 768, Sync 768."""
+    """Widths and depths of the random model. The defaults are tiny; a benchmark may ask for
+    any size (the published transformer is hidden 1536/1408, the encoders 768 wide).
+
+    plugin_server/planning/model_dims.py mirrors these fields (RandomModelSpec) to describe the
+    same model to the memory planner; change both together.
+    """
 
     hidden_size: int = 48
     num_heads: int = 2
     depth_triple_blocks: int = 1
     depth_single_blocks: int = 1
     siglip_width: int = 32
-    siglip_patch: int = 64  # 512 px / 64 = 8x8 patches keeps the vision tower cheap
+    siglip_image_size: int = 128  # the real model's is 512; the engine asks for this size
+    siglip_patch: int = 16
     clap_width: int = 32
     # A multiple of 64, so the Synchformer loader infers its head count (width / 64) as for
     # the real model.
     sync_width: int = 64
     sync_depth: int = 1
+    sync_patch: int = 32  # 224 px / 32 = 7x7 patches per frame (the real model: 16 -> 14x14)
     dac_encoder_dim: int = 4
-    dac_decoder_dim: int = 64
+    dac_decoder_dim: int = 32
+
+
+@dataclass(frozen=True)
+class EncoderShape:
+    """Depths and MLP ratios of the random encoders (the published ones: 12 blocks of 12 heads,
+    MLPs 4x their width). The tiny defaults keep one SigLIP2/CLAP block, MLPs 2x wide."""
+
+    siglip_layers: int = 1
+    siglip_heads: int = 2
+    clap_layers: int = 1
+    clap_heads: int = 2
+    mlp_ratio: int = 2
 
 
 def write_tiny_weights(
-    root: Path, *, seed: int = 0, spec: TinySpec | None = None, model_size: str = "xxl"
+    root: Path,
+    *,
+    seed: int = 0,
+    spec: TinySpec | None = None,
+    model_size: str = "xxl",
+    encoders: EncoderShape | None = None,
+    transformer_dtype: torch.dtype = torch.float32,
 ) -> WeightsLayout:
-    """Write every part of an official-layout weights directory under `root` and return it."""
+    """Write every part of an official-layout weights directory under `root` and return it.
+
+    The same seed and spec give the same files. Networks are built on the meta device and
+    their random tensors drawn directly in the storage dtype, so even a full-size directory
+    needs only its own size in memory.
+    """
     spec = spec or TinySpec()
+    encoders = encoders or EncoderShape()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(seed)
 
     document = _config_document(spec)
     (root / "config.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    transformer = HunyuanVideoFoley(model_config_from_mapping(document).transformer)
-    _randomize_(transformer, generator)
-    torch.save(transformer.state_dict(), root / f"{TRANSFORMER_STEMS[model_size]}.pth")
+    with torch.device("meta"):
+        transformer = HunyuanVideoFoley(model_config_from_mapping(document).transformer)
+    # bfloat16 halves a full-size file; the engine casts to its compute dtype on load.
+    state = _random_state(transformer, generator, transformer_dtype)
+    torch.save(state, root / f"{TRANSFORMER_STEMS[model_size]}.pth")
+    del state
 
-    synchformer = build_synchformer(
-        MotionFormerConfig(
-            embed_dim=spec.sync_width,
-            depth=spec.sync_depth,
-            num_heads=spec.sync_width // 64,
-            mlp_hidden=2 * spec.sync_width,
-            aggregator_hidden=2 * spec.sync_width,
-        )
+    sync_config = MotionFormerConfig(
+        embed_dim=spec.sync_width,
+        depth=spec.sync_depth,
+        num_heads=spec.sync_width // 64,
+        mlp_hidden=encoders.mlp_ratio * spec.sync_width,
+        aggregator_hidden=encoders.mlp_ratio * spec.sync_width,
+        patch_size=spec.sync_patch,
     )
-    _randomize_(synchformer, generator)
-    torch.save(synchformer.state_dict(), root / f"{SYNCHFORMER_STEM}.pth")
+    synchformer = build_synchformer(sync_config, device="meta")
+    state = _random_state(synchformer, generator, torch.float32)
+    torch.save(state, root / f"{SYNCHFORMER_STEM}.pth")
 
     kwargs = _dac_kwargs(spec)
     dac = build_dac(DacConfig.from_kwargs(kwargs))
@@ -88,8 +122,8 @@ def write_tiny_weights(
     with torch.random.fork_rng(devices=[]):
         # transformers initialises from the global generator; seed it without leaking state.
         torch.manual_seed(seed)
-        _write_siglip(root / SIGLIP_DIR, spec)
-        _write_clap(root / CLAP_DIR, spec)
+        _write_siglip(root / SIGLIP_DIR, spec, encoders)
+        _write_clap(root / CLAP_DIR, spec, encoders)
     return locate_weights(root, model_size=model_size)
 
 
@@ -162,31 +196,36 @@ def _dac_kwargs(spec: TinySpec) -> dict[str, Any]:
     }
 
 
-@torch.no_grad()
-def _randomize_(module: nn.Module, generator: torch.Generator) -> None:
-    """Seeded weights whose activations stay O(1): matrices ~ N(0, 1/fan_in), vectors around
-    their role (norm weights near 1, biases and learned embeddings small). Unlike the official
-    zero initialisation of modulations and the final layer, every path then carries signal."""
-    for name, parameter in module.named_parameters():
+def _random_state(
+    module: nn.Module, generator: torch.Generator, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """A seeded state dict for `module` (may be on the meta device) whose activations stay
+    O(1): matrices ~ N(0, 1/fan_in), norm weights near 1, biases and learned embeddings small.
+    Unlike the official zero initialisation of modulations and the final layer, every path
+    then carries signal."""
+    state: dict[str, torch.Tensor] = {}
+    for name, parameter in module.state_dict().items():
+        shape = parameter.shape
         if parameter.ndim >= 2:
-            fan_in = parameter[0].numel()
-            values = torch.randn(parameter.shape, generator=generator) / fan_in**0.5
+            fan_in = shape[1:].numel()
+            values = torch.randn(shape, generator=generator, dtype=dtype).div_(fan_in**0.5)
         elif "norm" in name.rpartition(".")[0].rpartition(".")[2]:
-            values = 1 + 0.1 * torch.randn(parameter.shape, generator=generator)
+            values = torch.randn(shape, generator=generator, dtype=dtype).mul_(0.1).add_(1)
         else:
-            values = 0.1 * torch.randn(parameter.shape, generator=generator)
-        parameter.copy_(values)
+            values = torch.randn(shape, generator=generator, dtype=dtype).mul_(0.1)
+        state[name] = values
+    return state
 
 
 @torch.no_grad()
 def _randomize_dac_(dac: nn.Module, generator: torch.Generator) -> None:
-    """Random weight-norm directions with norm 0.5 per channel: the decoded audio then has a
-    std of about 0.08 and never saturates the output tanh (measured)."""
+    """Random weight-norm directions with norm 0.6 per channel: the decoded audio then has a
+    std of about 0.06 and never saturates the output tanh (measured)."""
     for name, parameter in dac.named_parameters():
         if name.endswith("weight_v"):
             parameter.copy_(torch.randn(parameter.shape, generator=generator))
         elif name.endswith("weight_g"):
-            parameter.fill_(0.5)
+            parameter.fill_(0.6)
         elif name.endswith("alpha"):
             parameter.fill_(1.0)
         elif name.endswith("bias"):
@@ -196,7 +235,7 @@ def _randomize_dac_(dac: nn.Module, generator: torch.Generator) -> None:
             parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in**0.5)
 
 
-def _write_siglip(folder: Path, spec: TinySpec) -> None:
+def _write_siglip(folder: Path, spec: TinySpec, encoders: EncoderShape) -> None:
     from transformers import SiglipConfig, SiglipModel
 
     text = {
@@ -212,25 +251,25 @@ def _write_siglip(folder: Path, spec: TinySpec) -> None:
     }
     vision = {
         "hidden_size": spec.siglip_width,
-        "intermediate_size": 2 * spec.siglip_width,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "image_size": 512,
+        "intermediate_size": encoders.mlp_ratio * spec.siglip_width,
+        "num_hidden_layers": encoders.siglip_layers,
+        "num_attention_heads": encoders.siglip_heads,
+        "image_size": spec.siglip_image_size,
         "patch_size": spec.siglip_patch,
     }
     SiglipModel(SiglipConfig(text_config=text, vision_config=vision)).save_pretrained(folder)
 
 
-def _write_clap(folder: Path, spec: TinySpec) -> None:
+def _write_clap(folder: Path, spec: TinySpec, encoders: EncoderShape) -> None:
     from transformers import ClapTextConfig, ClapTextModelWithProjection
 
     tokenizer = _byte_level_tokenizer()
     config = ClapTextConfig(
         vocab_size=len(tokenizer.get_vocab()),
         hidden_size=spec.clap_width,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=2 * spec.clap_width,
+        num_hidden_layers=encoders.clap_layers,
+        num_attention_heads=encoders.clap_heads,
+        intermediate_size=encoders.mlp_ratio * spec.clap_width,
         max_position_embeddings=130,
         projection_dim=16,
         pad_token_id=tokenizer.pad_token_id,

@@ -77,9 +77,7 @@ def convert_weights_dir(
     return converted
 
 
-def _convert_state(
-    path: Path, target: Path, cast: torch.dtype | None, what: str
-) -> ConvertedFile:
+def _convert_state(path: Path, target: Path, cast: torch.dtype | None, what: str) -> ConvertedFile:
     state = load_state_dict(path, what)
     if cast is not None:
         state = {

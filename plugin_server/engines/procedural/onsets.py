@@ -1,7 +1,8 @@
 """Pick visual events (impacts, steps) from a per-frame impact score, with adaptive thresholds.
 
 A frame is an onset when its impact score
-- is a local maximum (no stronger frame within `min_gap_s`);
+- is a local maximum (no stronger frame within `min_gap_s`, nor within `min_gap_frames`
+  analysed frames: a fast object already slows a little on the frame before it hits);
 - is a large enough share of the motion around it (`min_share`: 1 is everything stopping,
   2 everything turning back; a heel strike of a walking figure is about 0.3 of its motion);
 - is a sharp peak: `min_prominence` times the median score of the frames around it (three on
@@ -24,6 +25,7 @@ class OnsetThresholds:
     min_prominence: float = 2.0
     min_score_per_pixel: float = 6e-4  # mean grey level (0..1) of change per pixel
     min_gap_s: float = 0.07
+    min_gap_frames: int = 2
     context_frames: int = 3  # on each side, for the prominence median
 
 
@@ -70,6 +72,8 @@ def pick_onsets(
         # A stronger frame nearby wins; of equal ones, the earliest.
         low = int(np.searchsorted(times_s, times_s[index] - gap, side="right"))
         high = int(np.searchsorted(times_s, times_s[index] + gap, side="left"))
+        low = min(low, max(index - thresholds.min_gap_frames, 0))
+        high = max(high, index + thresholds.min_gap_frames + 1)
         if score[low:index].max(initial=-1.0) >= score[index]:
             continue
         if score[index + 1 : high].max(initial=-1.0) > score[index]:

@@ -61,9 +61,9 @@ def plan_from_prompt(prompt: str, negative_prompt: str = "") -> SoundPlan:
     ignored: list[str] = []
     position = 0
     while position < len(tokens):
-        pair = " ".join(tokens[position : position + 2])
-        if position + 1 < len(tokens) and (pair in PHRASES or pair in PHRASE_MATERIALS):
-            choices += [(position, choice) for choice in PHRASES.get(pair, ())]
+        pair = _phrase(tokens, position)
+        if pair is not None:
+            choices += [(position + 1, choice) for choice in PHRASES.get(pair, ())]
             material = PHRASE_MATERIALS.get(pair, material)
             matched.append(pair)
             position += 2
@@ -115,9 +115,7 @@ def _layers(
         if current is None:
             by_recipe[recipe] = Layer(recipe, variant, level)
         else:
-            by_recipe[recipe] = Layer(
-                recipe, current.variant or variant, max(current.level, level)
-            )
+            by_recipe[recipe] = Layer(recipe, current.variant or variant, max(current.level, level))
     return tuple(by_recipe.values())
 
 
@@ -137,6 +135,18 @@ def _level_for(
         if applies_before or trailing:
             factor *= value
     return min(max(factor, _LEVEL_RANGE[0]), _LEVEL_RANGE[1])
+
+
+def _phrase(tokens: list[str], position: int) -> str | None:
+    """The known two-word phrase starting at `position` ("slamming doors" -> "slam door")."""
+    if position + 1 >= len(tokens):
+        return None
+    for first in _forms(tokens[position]):
+        for second in _forms(tokens[position + 1]):
+            pair = f"{first} {second}"
+            if pair in PHRASES or pair in PHRASE_MATERIALS:
+                return pair
+    return None
 
 
 def _negative_choices(negative_prompt: str) -> list[tuple[int, Choice]]:

@@ -5,10 +5,11 @@ recipes ("storm"). Phrases of two words are matched before single words ("car ro
 surface, not an engine). Words found nowhere are reported as ignored; a prompt with no recipe
 word at all gets the neutral recipe.
 
-Recipes and their variants (see recipes/): footsteps (walk, run, heels), impact (hit, punch,
-knock, crash), door, glass (clink, shatter), rain (light, heavy), thunder, wind (light,
-strong), water (stream, splash, drip, waves), fire, vehicle (car, truck, motorcycle), crowd
-(murmur, cheer, applause), room_tone, whoosh, neutral.
+Recipes and their variants (see recipes/; variant "" is the recipe's default, the first one
+listed, and a named variant wins over it when both are said): footsteps (walk, run, heels),
+impact (hit, punch, knock, crash), door, glass (clink, shatter), rain (light, heavy), thunder,
+wind (light, strong), water (stream, splash, drip, waves), fire, vehicle (car, truck,
+motorcycle), crowd (murmur, cheer, applause), room_tone, whoosh, neutral.
 Materials: metal, wood, stone, gravel, grass, snow, dirt, carpet, water, glass.
 """
 
@@ -18,14 +19,14 @@ Choice = tuple[str, str]  # (recipe, variant); variant "" is the recipe's defaul
 
 RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     # footsteps
-    "footstep": (("footsteps", "walk"),),
-    "footsteps": (("footsteps", "walk"),),
-    "footfall": (("footsteps", "walk"),),
-    "step": (("footsteps", "walk"),),
-    "walk": (("footsteps", "walk"),),
-    "walker": (("footsteps", "walk"),),
-    "stroll": (("footsteps", "walk"),),
-    "pace": (("footsteps", "walk"),),
+    "footstep": (("footsteps", ""),),
+    "footsteps": (("footsteps", ""),),
+    "footfall": (("footsteps", ""),),
+    "step": (("footsteps", ""),),
+    "walk": (("footsteps", ""),),
+    "walker": (("footsteps", ""),),
+    "stroll": (("footsteps", ""),),
+    "pace": (("footsteps", ""),),
     "stomp": (("footsteps", "run"),),
     "run": (("footsteps", "run"),),
     "runner": (("footsteps", "run"),),
@@ -34,9 +35,9 @@ RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     "heel": (("footsteps", "heels"),),
     "stiletto": (("footsteps", "heels"),),
     # hits and impacts
-    "hit": (("impact", "hit"),),
-    "impact": (("impact", "hit"),),
-    "strike": (("impact", "hit"),),
+    "hit": (("impact", ""),),
+    "impact": (("impact", ""),),
+    "strike": (("impact", ""),),
     "thud": (("impact", "hit"),),
     "thump": (("impact", "hit"),),
     "bump": (("impact", "hit"),),
@@ -65,7 +66,7 @@ RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     "cabinet": (("door", ""),),
     "hatch": (("door", ""),),
     # glass
-    "glass": (("glass", "clink"),),
+    "glass": (("glass", ""),),
     "clink": (("glass", "clink"),),
     "cheers": (("glass", "clink"),),
     "bottle": (("glass", "clink"),),
@@ -91,7 +92,7 @@ RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     "gale": (("wind", "strong"),),
     "blizzard": (("wind", "strong"),),
     # water
-    "water": (("water", "stream"),),
+    "water": (("water", ""),),
     "stream": (("water", "stream"),),
     "river": (("water", "stream"),),
     "brook": (("water", "stream"),),
@@ -121,11 +122,13 @@ RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     "crackle": (("fire", ""),),
     "torch": (("fire", ""),),
     # vehicles
-    "engine": (("vehicle", "car"),),
-    "car": (("vehicle", "car"),),
-    "vehicle": (("vehicle", "car"),),
-    "motor": (("vehicle", "car"),),
-    "drive": (("vehicle", "car"),),
+    "engine": (("vehicle", ""),),
+    "car": (("vehicle", ""),),
+    "vehicle": (("vehicle", ""),),
+    "motor": (("vehicle", ""),),
+    "drive": (("vehicle", ""),),
+    "idle": (("vehicle", ""),),
+    "rev": (("vehicle", ""),),
     "traffic": (("vehicle", "car"),),
     "taxi": (("vehicle", "car"),),
     "van": (("vehicle", "car"),),
@@ -138,8 +141,8 @@ RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     "scooter": (("vehicle", "motorcycle"),),
     "bike": (("vehicle", "motorcycle"),),
     # crowds
-    "crowd": (("crowd", "murmur"),),
-    "people": (("crowd", "murmur"),),
+    "crowd": (("crowd", ""),),
+    "people": (("crowd", ""),),
     "chatter": (("crowd", "murmur"),),
     "murmur": (("crowd", "murmur"),),
     "walla": (("crowd", "murmur"),),
@@ -148,7 +151,7 @@ RECIPE_WORDS: dict[str, tuple[Choice, ...]] = {
     "bar": (("crowd", "murmur"),),
     "party": (("crowd", "murmur"),),
     "market": (("crowd", "murmur"),),
-    "audience": (("crowd", "murmur"),),
+    "audience": (("crowd", ""),),
     "cheer": (("crowd", "cheer"),),
     "stadium": (("crowd", "cheer"),),
     "applause": (("crowd", "applause"),),
@@ -182,7 +185,7 @@ PHRASES: dict[str, tuple[Choice, ...]] = {
     "foot steps": (("footsteps", "walk"),),
     "high heels": (("footsteps", "heels"),),
     "door slam": (("door", ""),),
-    "slamming door": (("door", ""),),
+    "slam door": (("door", ""),),
     "car door": (("door", ""),),
     "breaking glass": (("glass", "shatter"),),
     "glass breaking": (("glass", "shatter"),),
@@ -269,9 +272,13 @@ LEVEL_WORDS: dict[str, float] = {
 }
 
 # Words that carry no sound of their own; never reported as ignored.
-STOP_WORDS: frozenset[str] = frozenset(
-    """a an the and or on in into onto of off with without at to from by over under through
-    across along against some is are was be being its it his her their our my your this that
-    these those then while as very slowly quickly fast slow someone somebody person man woman
-    men women guy girl boy child kid sound sounds noise foley sfx effect effects""".split()
-)
+# fmt: off
+STOP_WORDS: frozenset[str] = frozenset({
+    "a", "an", "the", "and", "or", "on", "in", "into", "onto", "of", "off", "with", "without",
+    "at", "to", "from", "by", "over", "under", "through", "across", "along", "against", "some",
+    "is", "are", "was", "be", "being", "its", "it", "his", "her", "their", "our", "my", "your",
+    "this", "that", "these", "those", "then", "while", "as", "very", "slowly", "quickly", "fast",
+    "slow", "someone", "somebody", "person", "man", "woman", "men", "women", "guy", "girl", "boy",
+    "child", "kid", "sound", "sounds", "noise", "foley", "sfx", "effect", "effects",
+})
+# fmt: on

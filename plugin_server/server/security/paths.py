@@ -61,6 +61,17 @@ class PathPolicy:
             f"({', '.join(map(str, self.media_roots))})"
         )
 
+    def media_prefix(self, text: str, field: str) -> str:
+        """A relinking target sent by a client (`NEW` of OLD=NEW): an absolute path under a
+        media root, returned resolved, so relinked media never probes other folders."""
+        candidate = _plain_path(text, field)
+        if not candidate.is_absolute():
+            raise InvalidRequest(f"{field}: {text!r} must be an absolute path on the server")
+        real = Path(candidate).resolve()
+        if not any(real.is_relative_to(root) for root in self.media_roots):
+            raise AccessRefused(f"{field}: {text} is outside the server's media roots")
+        return str(real)
+
     def output_dir(self, text: str, field: str = "output_dir") -> Path:
         """Create and return the folder `text` (relative) under the output root."""
         if self.output_root is None:

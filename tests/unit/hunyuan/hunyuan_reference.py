@@ -6,6 +6,7 @@ README.md beside it for provenance and attribution.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from pathlib import Path
@@ -31,8 +32,11 @@ def manifest(size: str) -> dict[str, Any]:
 
 
 def official_document(source: dict[str, Any]) -> dict[str, Any]:
-    """The YAML document layout (`model_config`, `diffusion_config`) of a reference JSON."""
-    return {"model_config": source["model_config"], "diffusion_config": source["diffusion_config"]}
+    """The YAML document layout (`model_config`, `diffusion_config`) of a reference JSON; a
+    deep copy, so a test may change it."""
+    return copy.deepcopy(
+        {"model_config": source["model_config"], "diffusion_config": source["diffusion_config"]}
+    )
 
 
 def tiny_model_config() -> ModelConfig:

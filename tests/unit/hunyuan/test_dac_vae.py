@@ -115,13 +115,13 @@ def test_decode_refuses_a_wrong_latent_shape(tiny_dac: DacVae) -> None:
         tiny_dac.decode(torch.zeros(1, 64, 10))
 
 
-@pytest.mark.parametrize("chunk_frames", [1, 7, 16, 59])
+@pytest.mark.parametrize("chunk_frames", [4, 13, 29])
 def test_chunked_decode_equals_a_full_decode(tiny_dac: DacVae, chunk_frames: int) -> None:
-    latent = torch.randn(1, 128, 60, generator=torch.Generator().manual_seed(3))
+    latent = torch.randn(1, 128, 30, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         full = tiny_dac.decode(latent)
         chunked = tiny_dac.decode(latent, chunk_frames=chunk_frames)
-    assert chunked.shape == full.shape == (1, 1, 60 * 960)
+    assert chunked.shape == full.shape == (1, 1, 30 * 960)
     # Only float rounding separates them (measured about 2e-6).
     assert _max_error(chunked, full) < 1e-5
 

@@ -27,7 +27,7 @@ MODEL_ATOL = 1e-5
 VELOCITY_ATOL = 1e-4
 LATENT_ATOL = 1e-4
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from plugin_server.engines.hunyuan.precision import (
 from plugin_server.engines.hunyuan.sampler import EulerSampler, FlowSchedule
 from plugin_server.presets.settings import GenerationSettings
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 # dtype: (forward max abs, forward relative std, sampler max abs, sampler relative std)
 BOUNDS = {

@@ -25,7 +25,7 @@ FORWARD_ATOL = 1e-5
 # single blocks and final layer to about 1e-6.
 BLOCK_ATOL = 1e-5
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

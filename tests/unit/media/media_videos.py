@@ -53,7 +53,10 @@ def write_video(
 ) -> Path:
     """Encode RGB pictures; `times` (seconds) gives variable frame times instead of `fps`."""
     height, width = pictures[0].shape[:2]
-    options = {"preset": "ultrafast"} if codec == "libx264" else {}
+    options = {
+        "libx264": {"preset": "ultrafast"},
+        "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
+    }.get(codec, {})
     with av.open(str(path), "w") as container:
         for key, value in (metadata or {}).items():
             container.metadata[key] = value
@@ -100,6 +103,25 @@ def write_png(path: Path, picture: np.ndarray) -> Path:
             container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def write_declared_size(path: Path, width: int, height: int) -> Path:
+    """A Matroska file whose header declares `width` x `height` (each 256..65535) over two
+    256x256 raw gray frames: a huge video's header without its bulk."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("rawvideo", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 256, 256, "gray"
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(np.zeros((256, 256), np.uint8), format="gray")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+    data = bytearray(path.read_bytes())
+    # PixelWidth (0xB0) and PixelHeight (0xBA) elements, 2-byte values holding 256.
+    for element, value in ((b"\xb0", width), (b"\xba", height)):
+        at = data.index(element + b"\x82\x01\x00")
+        data[at + 2 : at + 4] = value.to_bytes(2, "big")
+    path.write_bytes(bytes(data))
     return path
 
 

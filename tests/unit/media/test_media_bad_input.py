@@ -7,7 +7,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from media_videos import frame_index, numbered_picture, write_numbered, write_png, write_tone
+from media_videos import (
+    frame_index,
+    numbered_picture,
+    write_declared_size,
+    write_numbered,
+    write_png,
+    write_tone,
+)
 
 from plugin_server.media.decode import MediaFileSource
 from plugin_server.media.errors import (
@@ -106,10 +113,15 @@ def test_a_picture_above_the_limit_is_refused_before_decoding(tmp_path: Path) ->
     assert (info.width, info.height, info.rotation) == (10240, 7680, 0)
 
 
-def test_a_16k_square_video_gets_a_typed_error(tmp_path: Path) -> None:
-    huge = tmp_path / "16k.y4m"
-    huge.write_bytes(b"YUV4MPEG2 W16384 H16384 F24:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(64))
-    with pytest.raises(MediaError, match=r"16k\.y4m"):
+def test_a_16k_square_video_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    huge = write_declared_size(tmp_path / "16k.mkv", 16384, 16384)
+    with pytest.raises(MediaError, match="larger than FFmpeg can decode"):
+        MediaFileSource(span(huge))
+
+
+def test_a_declared_12k_picture_is_too_large(tmp_path: Path) -> None:
+    huge = write_declared_size(tmp_path / "12k.mkv", 12288, 12288)
+    with pytest.raises(FrameTooLarge, match=r"12288x12288 \(151 Mpixel\)"):
         MediaFileSource(span(huge))
 
 

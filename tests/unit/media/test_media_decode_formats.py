@@ -93,12 +93,18 @@ def test_odd_picture_sizes_decode_to_the_requested_size(
     assert [frame_index(f.pixels) for f in frames if f.spec_index == 1] == list(range(0, 24, 2))
 
 
-def test_ten_bit_prores_decodes_to_8_bit_levels(tmp_path: Path) -> None:
-    path = write_numbered(
-        tmp_path / "ten_bit.mov", 24, codec="prores_ks", pixel_format="yuv422p10le"
-    )
+@pytest.mark.parametrize(
+    ("name", "codec", "pixel_format"),
+    [("ten_bit.mov", "prores_ks", "yuv422p10le"), ("ten_bit.mkv", "libx265", "yuv420p10le")],
+)
+def test_ten_bit_sources_decode_to_8_bit_levels(
+    tmp_path: Path, name: str, codec: str, pixel_format: str
+) -> None:
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg build has no {codec} encoder")
+    path = write_numbered(tmp_path / name, 24, codec=codec, pixel_format=pixel_format)
     info = probe(path)
-    assert (info.pixel_format, info.bit_depth) == ("yuv422p10le", 10)
+    assert (info.pixel_format, info.bit_depth) == (pixel_format, 10)
     source = MediaFileSource(MediaSpan(path, 0.5, 0.5, 1.0, 0.5))
     frames = list(source.stream([FrameSpec(fps=Fraction(24), width=64, height=64)]))
     assert [frame_index(f.pixels) for f in frames] == list(range(12, 24))
@@ -190,3 +196,18 @@ def test_probe_reads_a_rate_and_duration_for_numbered_video(numbered_24: Path) -
     info = probe(numbered_24)
     assert info.fps == 24 and math.isclose(info.duration_s, 4.0)
     assert info.frame_count == 96 and info.codec == "h264" and not info.has_audio
+
+
+def test_raw_h264_without_timestamps_counts_frames_by_their_duration(tmp_path: Path) -> None:
+    source_file = write_numbered(tmp_path / "for_raw.mp4", 96)
+    raw = tmp_path / "elementary.h264"
+    with av.open(str(source_file)) as inp, av.open(str(raw), "w", format="h264") as out:
+        in_stream = inp.streams.video[0]
+        out_stream = out.add_stream_from_template(in_stream)
+        for packet in inp.demux(in_stream):
+            if packet.dts is not None:
+                packet.stream = out_stream
+                out.mux(packet)
+    # No timestamps and no index: the reader must decode from the start, never seek.
+    source = MediaFileSource(MediaSpan(raw, 2.5, 0.5, 1.0, 0.5))
+    assert indices(source) == list(range(60, 72))

@@ -178,3 +178,39 @@ def test_stopping_early_closes_the_pass(numbered_24: Path) -> None:
     assert frame_index(next(frames).pixels) == 0
     frames.close()  # type: ignore[attr-defined]
     assert [frame_index(f.pixels) for f in source.stream([RGB_64])][:3] == [0, 1, 2]
+
+
+def test_serial_conversion_gives_the_same_frames_as_threaded(numbered_30: Path) -> None:
+    specs = [
+        FrameSpec(fps=Fraction(8), width=64, height=64),
+        FrameSpec(fps=Fraction(25), width=32, height=32, fit="cover", pixel_format="gray"),
+    ]
+    span = MediaSpan(numbered_30, 0.25, 2.0, 1.0, 2.0)
+    threaded = list(MediaFileSource(span).stream(specs))
+    serial = list(MediaFileSource(span, convert_in_threads=False).stream(specs))
+    assert [(f.spec_index, f.index) for f in serial] == [(f.spec_index, f.index) for f in threaded]
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in zip(serial, threaded, strict=True))
+
+
+@pytest.mark.parametrize("scale_filter", ["bilinear", "bicubic", "lanczos", "point"])
+def test_other_scale_filters_select_the_same_frames(numbered_24: Path, scale_filter: str) -> None:
+    assert served(numbered_24, 1.0, 1.0, 1.0, 1.0, Fraction(8), scale_filter=scale_filter) == list(
+        range(24, 48, 3)
+    )
+
+
+def test_numpy_numbers_in_a_span_are_accepted(numbered_24: Path) -> None:
+    span = MediaSpan(numbered_24, np.float32(0.5), np.float64(0.5), np.int64(1), np.float32(0.5))
+    assert len(list(MediaFileSource(span).stream([RGB_64]))) == 12
+
+
+def test_a_file_named_like_a_pattern_is_a_file(numbered_24: Path, tmp_path: Path) -> None:
+    odd_name = tmp_path / "take#2 100%d.mp4"
+    odd_name.write_bytes(numbered_24.read_bytes())
+    assert served(odd_name, 0.0, 0.25, 1.0, 0.25, Fraction(24)) == list(range(6))
+
+
+def test_padding_is_estimated_from_the_header_before_decoding(numbered_24: Path) -> None:
+    source = MediaFileSource(MediaSpan(numbered_24, 3.5, 1.0, 1.0, 1.0))
+    assert source.padded_s == pytest.approx(0.5)
+    assert source.media_end_s == pytest.approx(4.0)

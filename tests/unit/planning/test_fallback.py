@@ -233,13 +233,14 @@ def test_errors_other_than_out_of_memory_pass_through() -> None:
 def test_guard_error_names_clip_stage_and_sizes() -> None:
     guard = StageMemoryGuard(1024**3, XL)
     with pytest.raises(DeviceOutOfMemory) as raised:
-        guard.before_stage("dit", _request())
+        guard.before_stage("sampling", _request())
     error = raised.value
-    assert error.stage == "dit" and error.clip_id == "clip-1"
+    assert error.stage == "sampling" and error.clip_id == "clip-1"
     assert (
-        error.needed_bytes == estimate_clip(DURATION_S, DEFAULT, XL, "cuda").stage("dit").peak_bytes
+        error.needed_bytes
+        == estimate_clip(DURATION_S, DEFAULT, XL, "cuda").stage("sampling").peak_bytes
     )
-    assert "clip 'clip-1': stage 'dit' needs about" in str(error)
+    assert "clip 'clip-1': stage 'sampling' needs about" in str(error)
     assert is_out_of_memory(error)
 
 
@@ -251,4 +252,4 @@ def test_bad_ceiling_option_is_refused(value: object) -> None:
 
 def test_no_ceiling_option_means_no_guard() -> None:
     assert ceiling_from_options({}) is None
-    StageMemoryGuard.from_options({}, XL).before_stage("dit", _request())
+    StageMemoryGuard.from_options({}, XL).before_stage("sampling", _request())

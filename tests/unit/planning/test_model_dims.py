@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from plugin_server.planning.model_dims import (
     RELEASED_DAC,
     RELEASED_SYNCHFORMER,
     DiTDims,
+    RandomModelSpec,
     model_dims,
 )
 
@@ -43,10 +45,13 @@ def test_synchformer_visual_branch_counts() -> None:
     assert GOLDEN_SYNCHFORMER.parameter_count() == 224_544
 
 
-def test_dac_decoder_counts_with_weight_norm_folded() -> None:
-    # dac_manifest.json: decoder.* and post_quant_conv.* hold 75,498,690 values as stored,
-    # 17,921 of them weight_g (one per output channel), which folding removes.
-    assert RELEASED_DAC.parameter_count() == 75_498_690 - 17_921
+def test_dac_counts_match_the_manifests() -> None:
+    # dac_manifest.json: 371,589,058 values as stored (weight_g and weight_v apart); decoder.*
+    # and post_quant_conv.* hold 75,498,690 of them, 17,921 being weight_g, which folding
+    # removes. The tiny golden (encoder_dim 4, decoder_dim 64) has 520,236.
+    assert RELEASED_DAC.parameter_count() == 371_589_058
+    assert RELEASED_DAC.decoder_parameter_count() == 75_498_690 - 17_921
+    assert GOLDEN_DAC.parameter_count() == 520_236
     assert GOLDEN_DAC.block_channels() == (32, 16, 8, 4, 2)
 
 
@@ -64,3 +69,11 @@ def test_decoder_activation_sizes_grow_with_upsampling() -> None:
 def test_unknown_model_size_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown model size 'huge'"):
         model_dims("huge")
+
+
+def test_random_model_spec_mirrors_the_engine_tiny_spec() -> None:
+    # The benchmark writes RandomModelSpec's sizes through TinySpec: the fields must agree.
+    from plugin_server.engines.hunyuan.tiny_weights import TinySpec
+
+    assert {f.name for f in fields(RandomModelSpec)} == {f.name for f in fields(TinySpec)}
+    assert asdict(RandomModelSpec()) == asdict(TinySpec())

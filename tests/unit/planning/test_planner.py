@@ -39,8 +39,8 @@ def test_peak_is_the_largest_stage_and_covers_every_stage() -> None:
 
 
 def test_half_precision_halves_the_dit_weights() -> None:
-    full = _estimate(DEFAULT).stage("dit")
-    half = _estimate(replace(DEFAULT, use_half_precision=True)).stage("dit")
+    full = _estimate(DEFAULT).stage("sampling")
+    half = _estimate(replace(DEFAULT, use_half_precision=True)).stage("sampling")
     dit_params = XXL.dit.parameter_count()
     assert full.weight_bytes - half.weight_bytes >= 2 * dit_params
 
@@ -49,25 +49,38 @@ def test_sampler_steps_change_time_but_not_memory() -> None:
     few = _estimate(replace(DEFAULT, diffusion_timesteps=25))
     many = _estimate(replace(DEFAULT, diffusion_timesteps=100))
     assert few.peak_memory_bytes == many.peak_memory_bytes
-    assert many.stage("dit").seconds > 3 * few.stage("dit").seconds
+    assert many.stage("sampling").seconds > 3 * few.stage("sampling").seconds
 
 
 @pytest.mark.parametrize(
     ("change", "stage"),
     [
-        ({"frame_sampling_rate": 1.0}, "image"),
-        ({"max_audio_duration": 10.0}, "dit"),
-        ({"cache_clear_interval": 5}, "sync"),
-        ({"cache_clear_interval": 5}, "image"),
-        ({"vae_chunk_seconds": 2.0}, "vae"),
-        ({"cfg_mode": "sequential"}, "dit"),
-        ({"fp8_weights": True}, "dit"),
+        ({"max_audio_duration": 10.0}, "sampling"),
+        ({"cache_clear_interval": 5}, "frames"),
+        ({"vae_chunk_seconds": 2.0}, "decode"),
+        ({"cfg_mode": "sequential"}, "sampling"),
+        ({"fp8_weights": True}, "sampling"),
     ],
 )
 def test_each_memory_switch_lowers_its_stage_peak(change: dict[str, object], stage: str) -> None:
     before = _estimate(DEFAULT).stage(stage).peak_bytes
     after = _estimate(replace(DEFAULT, **change)).stage(stage).peak_bytes
     assert after < before
+
+
+def test_lower_frame_rate_means_less_encoder_work_and_no_more_memory() -> None:
+    slow = _estimate(DEFAULT).stage("frames")
+    fast = _estimate(replace(DEFAULT, frame_sampling_rate=1.0)).stage("frames")
+    assert fast.seconds < slow.seconds
+    assert fast.peak_bytes <= slow.peak_bytes
+
+
+def test_fp8_is_ignored_on_the_cpu_as_the_engine_refuses_it() -> None:
+    fp8 = replace(DEFAULT, fp8_weights=True)
+    assert (
+        _estimate(fp8, kind="cpu").peak_memory_bytes
+        == _estimate(DEFAULT, kind="cpu").peak_memory_bytes
+    )
 
 
 def test_stagewise_offload_lowers_the_gpu_peak_but_not_the_cpu_one() -> None:

@@ -107,3 +107,15 @@ def test_without_output_root_output_delivery_is_refused(roots) -> None:
     media, _, _ = roots
     with pytest.raises(AccessRefused, match="no output root"):
         PathPolicy([media], None).output_dir("job")
+
+
+def test_relinking_targets_must_lie_under_a_media_root(roots) -> None:
+    media, output, _ = roots
+    policy = PathPolicy([media], output)
+    assert policy.media_prefix(str(media / "shoot"), "media_maps") == str(
+        (media / "shoot").resolve()
+    )
+    with pytest.raises(AccessRefused):
+        policy.media_prefix("/etc", "media_maps")
+    with pytest.raises(InvalidRequest, match="absolute"):
+        policy.media_prefix("shoot", "media_maps")

@@ -99,7 +99,9 @@ def test_an_otio_collection_of_timelines_is_a_choice_too():
 
 
 def test_a_string_is_a_path():
-    assert read_timeline(str(DATA / "simple_cut.otio")).timeline.name == "Figure 1 - Simple Cut List"
+    assert (
+        read_timeline(str(DATA / "simple_cut.otio")).timeline.name == "Figure 1 - Simple Cut List"
+    )
     with pytest.raises(TimelineError, match="no such timeline file"):
         read_timeline("/nowhere/edit.otio")
 
@@ -171,9 +173,12 @@ def test_format_names_and_choices():
 
 def test_sniffing_tells_each_format_apart():
     assert sniff_format((DATA / "hiero_xml_export.xml").read_bytes()) == "fcp_xml"
-    assert sniff_format(b"\xef\xbb\xbf{\n \"OTIO_SCHEMA\": \"Timeline.1\"}") == "otio"
+    assert sniff_format(b'\xef\xbb\xbf{\n "OTIO_SCHEMA": "Timeline.1"}') == "otio"
     assert sniff_format(b'{"not": "otio"}') is None
-    assert sniff_format(b"001  AX V     C        01:00:00:00 01:00:01:00 01:00:00:00 01:00:01:00") == "edl"
+    assert (
+        sniff_format(b"001  AX V     C        01:00:00:00 01:00:01:00 01:00:00:00 01:00:01:00")
+        == "edl"
+    )
     assert sniff_format(b"hello world") is None
 
 

@@ -81,7 +81,10 @@ def test_two_files_with_the_same_name_is_an_error_naming_both(tmp_path: Path):
     message = str(caught.value)
     assert str(tmp_path / "day1" / "A001.mov") in message
     assert str(tmp_path / "day2" / "A001.mov") in message
-    assert caught.value.candidates == (tmp_path / "day1" / "A001.mov", tmp_path / "day2" / "A001.mov")
+    assert caught.value.candidates == (
+        tmp_path / "day1" / "A001.mov",
+        tmp_path / "day2" / "A001.mov",
+    )
 
 
 def test_the_same_file_under_two_roots_is_not_ambiguous(tmp_path: Path):

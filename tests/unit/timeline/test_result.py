@@ -81,7 +81,7 @@ def test_foley_clips_reference_their_audio_at_the_video_rate(tmp_path: Path):
     details = first.metadata["foley"]
     assert {key: details[key] for key in METADATA} == METADATA
     assert details["clip_id"] == spotted[0].clip_id
-    assert details["source_clip"] == "A"
+    assert first.name == "Foley A"
 
 
 def test_handles_make_the_audio_longer_but_keep_the_clip_in_place(tmp_path: Path):

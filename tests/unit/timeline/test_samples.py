@@ -114,8 +114,12 @@ HAND_WORKED = {
         visible_duration_frames=221,
         media_start_s=(133 - 99) / 30,
     ),
-    ("simple.aaf", 3): dict(name="KOLL-HD.mp4", record_start_frame=1922, record_duration_frames=640),
-    ("simple_cut.otio", 3): dict(record_start_frame=13, media_start_s=0.0, media_timecode="00:00:04:04"),
+    ("simple.aaf", 3): dict(
+        name="KOLL-HD.mp4", record_start_frame=1922, record_duration_frames=640
+    ),
+    ("simple_cut.otio", 3): dict(
+        record_start_frame=13, media_start_s=0.0, media_timecode="00:00:04:04"
+    ),
     ("speed_effects_small.edl", 1): dict(
         record_start_frame=12240,
         record_duration_frames=17,
@@ -143,7 +147,9 @@ HAND_WORKED = {
         name="after dissolve", record_start_frame=47, visible_start_frame=45, prompt="door slam"
     ),
     # The FCPXML writer that made this file wrote no tcStart, so the projects start at zero.
-    ("two_projects.fcpxml", 1): dict(name="B", record_start_frame=10, record_timecode="00:00:00:10"),
+    ("two_projects.fcpxml", 1): dict(
+        name="B", record_start_frame=10, record_timecode="00:00:00:10"
+    ),
     # t-hawk: a 48-frame dissolve before it, a 12-frame one after.
     ("transitions.aaf", 1): dict(
         record_start_frame=117,
@@ -198,7 +204,6 @@ def test_sample_clip_matches_hand_worked_values(name: str, index: int, tmp_path:
             assert actual == expected, field
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", SAMPLES)
 def test_sample_round_trips_with_foley_under_its_pictures(name: str, tmp_path: Path):
     loaded, spotted = _spot(name, tmp_path / "media")
@@ -222,7 +227,9 @@ def test_sample_round_trips_with_foley_under_its_pictures(name: str, tmp_path: P
     reference = write_timeline(loaded.timeline, target, tmp_path / f"input.{target}")
     back = read_timeline(written).timeline
     layout = track_layout(back)
-    assert without_last_audio_tracks(layout, added) == track_layout(read_timeline(reference).timeline)
+    assert without_last_audio_tracks(layout, added) == track_layout(
+        read_timeline(reference).timeline
+    )
 
     # Every Foley clip sits exactly under its picture, at the video rate.
     placed = sorted(

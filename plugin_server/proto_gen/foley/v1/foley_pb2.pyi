@@ -232,7 +232,7 @@ class Plan(_message.Message):
     def __init__(self, engine: _Optional[str] = ..., model: _Optional[str] = ..., preset: _Optional[str] = ..., device: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., clips: _Optional[_Iterable[_Union[ClipPlan, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[ClipProblem, _Mapping]]] = ..., estimated_seconds: _Optional[float] = ..., estimated_peak_memory_bytes: _Optional[int] = ..., timeline_name: _Optional[str] = ..., timeline_format: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClipPlan(_message.Message):
-    __slots__ = ("clip_id", "name", "track_index", "track_name", "record_timecode", "duration_s", "media_path", "media_start_s", "media_duration_s", "time_scalar", "prompt", "estimated_memory_bytes", "estimated_seconds", "cached")
+    __slots__ = ("clip_id", "name", "track_index", "track_name", "record_timecode", "duration_s", "media_path", "media_start_s", "media_duration_s", "time_scalar", "prompt", "estimated_memory_bytes", "estimated_seconds", "cached", "preset")
     CLIP_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TRACK_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +247,7 @@ class ClipPlan(_message.Message):
     ESTIMATED_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CACHED_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
     clip_id: str
     name: str
     track_index: int
@@ -261,7 +262,8 @@ class ClipPlan(_message.Message):
     estimated_memory_bytes: int
     estimated_seconds: float
     cached: bool
-    def __init__(self, clip_id: _Optional[str] = ..., name: _Optional[str] = ..., track_index: _Optional[int] = ..., track_name: _Optional[str] = ..., record_timecode: _Optional[str] = ..., duration_s: _Optional[float] = ..., media_path: _Optional[str] = ..., media_start_s: _Optional[float] = ..., media_duration_s: _Optional[float] = ..., time_scalar: _Optional[float] = ..., prompt: _Optional[str] = ..., estimated_memory_bytes: _Optional[int] = ..., estimated_seconds: _Optional[float] = ..., cached: _Optional[bool] = ...) -> None: ...
+    preset: str
+    def __init__(self, clip_id: _Optional[str] = ..., name: _Optional[str] = ..., track_index: _Optional[int] = ..., track_name: _Optional[str] = ..., record_timecode: _Optional[str] = ..., duration_s: _Optional[float] = ..., media_path: _Optional[str] = ..., media_start_s: _Optional[float] = ..., media_duration_s: _Optional[float] = ..., time_scalar: _Optional[float] = ..., prompt: _Optional[str] = ..., estimated_memory_bytes: _Optional[int] = ..., estimated_seconds: _Optional[float] = ..., cached: _Optional[bool] = ..., preset: _Optional[str] = ...) -> None: ...
 
 class ClipProgress(_message.Message):
     __slots__ = ("clip_id", "stage", "percent")

@@ -1,0 +1,261 @@
+"""The procedural Foley engine: picture analysis, then DSP synthesis, on CPU, no weights.
+
+Stages: "analysis" (one streaming pass over small grey frames: visual events and a motion
+intensity curve) and "synthesis" (the prompt's recipes rendered at those events). The output is
+float32 mono of exactly `request.num_samples` samples, bit-identical for the same request.
+
+Engine options (`EngineConfig.options`), all prefixed "procedural_"; other keys belong to other
+engines and are ignored:
+- `procedural_analysis_fps` (number, 12..240, default 60): the rate frames are requested at.
+  It should be at least the source's rate in record time; repeats are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from plugin_server.engines.base import (
+    Cancelled,
+    CancelToken,
+    ClipAudio,
+    ClipRequest,
+    EngineError,
+    EngineInfo,
+    EngineReport,
+    ProgressCallback,
+)
+from plugin_server.engines.procedural.analysis import (
+    ANALYSIS_HEIGHT,
+    ANALYSIS_WIDTH,
+    DEFAULT_ANALYSIS_FPS,
+    MotionAnalysis,
+    analyse_motion,
+)
+from plugin_server.engines.procedural.cues import cues_from_analysis
+from plugin_server.engines.procedural.prompt import SoundPlan, plan_from_prompt
+from plugin_server.engines.procedural.synthesis import stream_for, synthesize
+from plugin_server.engines.registry import EngineConfig
+
+ENGINE_NAME = "procedural"
+MODEL_NAME = "procedural-dsp-1"
+MAX_DURATION_S = 4 * 3600.0
+SAMPLE_RATE_RANGE = (8_000, 192_000)
+_OPTION_PREFIX = "procedural_"
+_MAX_LISTED_ONSETS = 500
+
+
+@dataclass(frozen=True)
+class ProceduralOptions:
+    analysis_fps: Fraction = DEFAULT_ANALYSIS_FPS
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> ProceduralOptions:
+        known = {"procedural_analysis_fps"}
+        unknown = sorted(k for k in options if k.startswith(_OPTION_PREFIX) and k not in known)
+        if unknown:
+            raise EngineError(
+                f"unknown procedural engine option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        fps = options.get("procedural_analysis_fps", DEFAULT_ANALYSIS_FPS)
+        if isinstance(fps, bool) or not isinstance(fps, int | float | Fraction):
+            raise EngineError(f"procedural_analysis_fps must be a number, got {fps!r}")
+        if not 12 <= fps <= 240:
+            raise EngineError(f"procedural_analysis_fps must be between 12 and 240, got {fps}")
+        return cls(analysis_fps=Fraction(fps).limit_denominator(1001))
+
+
+class ProceduralEngine:
+    """Deterministic DSP Foley from the picture and the prompt; the embedded default engine."""
+
+    name = ENGINE_NAME
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self._options = ProceduralOptions.from_mapping((config or EngineConfig()).options)
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(name=ENGINE_NAME, model=MODEL_NAME, available=True, device="cpu")
+
+    def generate(
+        self,
+        request: ClipRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ClipAudio:
+        """Generate the clip's audio; see the module docstring. Raises EngineError for a bad
+        request, Cancelled between stages (and between frames) once `cancel` is set."""
+        _validate(request)
+        notify = progress or _no_progress
+        stage = ["analysis"]
+
+        def check_cancel() -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"clip {request.clip_id!r} was cancelled during {stage[0]}")
+
+        check_cancel()
+        with _PeakMemory() as memory:
+            started = time.perf_counter()
+            notify("analysis", 0.0)
+            analysis = self._analyse(request, check_cancel, notify)
+            notify("analysis", 100.0)
+            analysed = time.perf_counter()
+            stage[0] = "synthesis"
+            check_cancel()
+            notify("synthesis", 0.0)
+            plan = plan_from_prompt(
+                request.prompt, request.negative_prompt or request.settings.negative_prompt
+            )
+            cues = cues_from_analysis(
+                analysis,
+                sample_rate=request.sample_rate,
+                num_samples=request.num_samples,
+                material=plan.material,
+                rng=stream_for(request.seed, request.clip_id, "cues"),
+            )
+            samples = synthesize(
+                plan,
+                cues,
+                seed=request.seed,
+                clip_id=request.clip_id,
+                check_cancel=check_cancel,
+                report=lambda fraction: notify("synthesis", 100.0 * fraction),
+            )
+            finished = time.perf_counter()
+        report = EngineReport(
+            engine=ENGINE_NAME,
+            model=MODEL_NAME,
+            parameters=self._parameters(request, plan, analysis),
+            peak_memory_bytes=memory.peak_bytes,
+            stage_seconds={"analysis": analysed - started, "synthesis": finished - analysed},
+            notes=_notes(plan, analysis) + memory.notes,
+        )
+        return ClipAudio(samples=samples, sample_rate=request.sample_rate, report=report)
+
+    def _analyse(
+        self,
+        request: ClipRequest,
+        check_cancel: Callable[[], None],
+        notify: ProgressCallback,
+    ) -> MotionAnalysis:
+        if request.frames is None:
+            return MotionAnalysis.without_picture(request.duration_s)
+        return analyse_motion(
+            request.frames,
+            request.duration_s,
+            clip_id=request.clip_id,
+            fps=self._options.analysis_fps,
+            check_cancel=check_cancel,
+            report=lambda fraction: notify("analysis", 100.0 * fraction),
+        )
+
+    def _parameters(
+        self, request: ClipRequest, plan: SoundPlan, analysis: MotionAnalysis
+    ) -> dict[str, Any]:
+        onsets = analysis.onsets.times_s
+        return {
+            "seed": request.seed,
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or request.settings.negative_prompt,
+            "recipes": [layer.label for layer in plan.layers],
+            "material": plan.material or "default",
+            "matched_words": list(plan.matched),
+            "ignored_words": list(plan.ignored),
+            "removed_recipes": list(plan.removed),
+            "has_picture": analysis.has_picture,
+            "analysis_fps": float(self._options.analysis_fps),
+            "analysis_size": f"{ANALYSIS_WIDTH}x{ANALYSIS_HEIGHT}",
+            "frames_received": analysis.frames_received,
+            "frames_analysed": len(analysis.frame_times_s),
+            "onset_count": len(onsets),
+            "onset_times_s": [round(float(t), 4) for t in onsets[:_MAX_LISTED_ONSETS]],
+            "sample_rate": request.sample_rate,
+            "num_samples": request.num_samples,
+        }
+
+
+def _no_progress(stage: str, percent: float) -> None:
+    del stage, percent
+
+
+def _validate(request: ClipRequest) -> None:
+    clip = f"clip {request.clip_id!r}"
+    duration = request.duration_s
+    if isinstance(duration, bool) or not isinstance(duration, int | float):
+        raise EngineError(f"{clip}: duration_s must be a number of seconds, got {duration!r}")
+    if not math.isfinite(duration) or duration <= 0:
+        raise EngineError(
+            f"{clip}: duration_s must be a positive, finite number of seconds, got {duration}; "
+            "a zero-length clip has nothing to generate"
+        )
+    if duration > MAX_DURATION_S:
+        raise EngineError(
+            f"{clip}: duration_s={duration:.0f} s is over the {MAX_DURATION_S / 3600:.0f} h "
+            "limit for one clip; check the clip's range (a timecode read as frames?) or split it"
+        )
+    rate = request.sample_rate
+    low, high = SAMPLE_RATE_RANGE
+    if isinstance(rate, bool) or not isinstance(rate, int) or not low <= rate <= high:
+        raise EngineError(
+            f"{clip}: sample_rate must be a whole number of Hz in {low}..{high}, got {rate!r}"
+        )
+    if request.num_samples < 1:
+        raise EngineError(f"{clip}: duration_s={duration} s is shorter than one sample")
+    if not isinstance(request.prompt, str) or not isinstance(request.negative_prompt, str):
+        raise EngineError(f"{clip}: prompt and negative_prompt must be text")
+    if isinstance(request.seed, bool) or not isinstance(request.seed, int):
+        raise EngineError(f"{clip}: seed must be a whole number, got {request.seed!r}")
+
+
+def _notes(plan: SoundPlan, analysis: MotionAnalysis) -> tuple[str, ...]:
+    notes: list[str] = []
+    if not analysis.has_picture:
+        notes.append("no picture: a prompt-driven bed, events on a plausible cadence")
+    if plan.neutral:
+        notes.append("the prompt names no known sound; the neutral recipe was used")
+    if plan.ignored:
+        notes.append(f"words not in the vocabulary were ignored: {', '.join(plan.ignored)}")
+    return tuple(notes)
+
+
+class _PeakMemory:
+    """Peak bytes allocated during the block (tracemalloc, numpy buffers included).
+
+    tracemalloc is process-wide: when someone else is already tracing (another clip on another
+    thread), it is left alone and the process's peak RSS growth is reported instead, with a note.
+    """
+
+    def __init__(self) -> None:
+        self.peak_bytes = 0
+        self.notes: tuple[str, ...] = ()
+        self._started_here = False
+        self._rss_before = 0
+
+    def __enter__(self) -> _PeakMemory:
+        if tracemalloc.is_tracing():
+            self._rss_before = _max_rss_bytes()
+        else:
+            tracemalloc.start()
+            self._started_here = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._started_here:
+            self.peak_bytes = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        else:
+            self.peak_bytes = max(_max_rss_bytes() - self._rss_before, 0)
+            self.notes = ("peak memory is the process's peak RSS growth (tracemalloc was busy)",)
+
+
+def _max_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)

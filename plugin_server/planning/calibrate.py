@@ -1,0 +1,159 @@
+"""Fit the planner's calibration constants to measured benchmark runs.
+
+For each stage, over every run of the given benchmark documents (same device kind):
+
+- memory: measured peak - resident weights = factor x analytic working bytes + constant,
+  by least squares (factor and constant kept non-negative);
+- time: measured seconds = FLOPs / FP32 rate (or half rate) + calls x seconds per call
+  + decoded pixels / pixel rate + constant, by non-negative least squares.
+
+The decoding rate is fitted on the frames stage, the only one that decodes. Several documents
+(a long clip on a small model, short clips on the tiny one) constrain the constants better
+than one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+
+from plugin_server.planning.calibration import (
+    DeviceCalibration,
+    StageCalibration,
+    load_calibration,
+)
+from plugin_server.planning.memory_model import STAGES
+
+
+class CalibrationFitError(ValueError):
+    """The documents cannot be fitted: wrong kind, too few runs, missing analytic data."""
+
+
+def fit_calibration(
+    documents: Sequence[dict[str, Any]], sources: Sequence[str]
+) -> DeviceCalibration:
+    """New constants for the documents' device kind, keeping what the runs cannot constrain."""
+    kinds = {document["device"]["kind"] for document in documents}
+    if len(kinds) != 1:
+        raise CalibrationFitError(f"benchmark documents mix device kinds {sorted(kinds)}")
+    if any(document.get("kind") != "measurement" for document in documents):
+        raise CalibrationFitError("only measured benchmark documents can calibrate the planner")
+    kind = kinds.pop()
+    previous = load_calibration(kind)
+    samples = {stage: _samples(documents, stage, kind) for stage in STAGES}
+    if any(len(rows) < 3 for rows in samples.values()):
+        raise CalibrationFitError("need at least 3 measured runs per stage to fit the planner")
+    pixel_rate = _fit_pixel_rate(samples["frames"], previous.decoded_pixels_per_second)
+    stages = {
+        stage: _fit_stage(rows, previous.stage(stage), pixel_rate)
+        for stage, rows in samples.items()
+    }
+    devices = sorted({document["device"]["description"] for document in documents})
+    described = "; ".join(
+        f"{document['model_size']} model, {document['clip']['duration_s']:g} s clip, "
+        f"{document['created']}"
+        for document in documents
+    )
+    return replace(
+        previous,
+        source=(
+            f"fitted by plugin_server/planning/calibrate.py on {', '.join(devices)} "
+            f"(torch threads {documents[0]['host']['torch_threads']}): {described}; "
+            f"from {', '.join(sources)}"
+        ),
+        stages=stages,
+        decoded_pixels_per_second=pixel_rate,
+    )
+
+
+def load_documents(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    documents = []
+    for path in paths:
+        try:
+            documents.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as error:
+            raise CalibrationFitError(
+                f"{path}: not a readable benchmark document ({error})"
+            ) from error
+    return documents
+
+
+def _samples(documents: Sequence[dict[str, Any]], stage: str, kind: str) -> list[dict[str, Any]]:
+    rows = []
+    for document in documents:
+        for run in document["presets"]:
+            entry = next((s for s in run["stages"] if s["stage"] == stage), None)
+            if entry is None or entry.get("peak_bytes") is None or "analytic" not in entry:
+                continue
+            analytic = entry["analytic"]
+            host = analytic["host_bytes"] if kind == "cpu" else 0
+            resident = analytic["resident_weight_bytes"]
+            rows.append(
+                {
+                    "working": analytic["device_bytes"] + host,
+                    "beyond_weights": entry["peak_bytes"] - resident,
+                    "seconds": entry["seconds"],
+                    "flops": analytic["flops"],
+                    "half": analytic["half"],
+                    "calls": analytic["calls"],
+                    "pixels": analytic["pixels"],
+                }
+            )
+    return rows
+
+
+def _fit_pixel_rate(rows: Sequence[dict[str, Any]], fallback: float) -> float:
+    """Pixels per second, from the frames stage's time not explained by encoder FLOPs."""
+    matrix = np.array([[r["flops"], r["calls"], r["pixels"], 1.0] for r in rows], dtype=float)
+    target = np.array([r["seconds"] for r in rows], dtype=float)
+    scale = np.maximum(np.abs(matrix).max(axis=0), 1e-30)
+    coefficients, _ = nnls(matrix / scale, target)
+    per_pixel = coefficients[2] / scale[2]
+    return float(1.0 / per_pixel) if per_pixel > 0 else fallback
+
+
+def _fit_stage(
+    rows: Sequence[dict[str, Any]], previous: StageCalibration, pixel_rate: float
+) -> StageCalibration:
+    working = np.array([r["working"] for r in rows], dtype=float)
+    beyond = np.array([r["beyond_weights"] for r in rows], dtype=float)
+    memory_matrix = np.stack([working, np.ones_like(working)], axis=1)
+    memory_scale = np.maximum(np.abs(memory_matrix).max(axis=0), 1e-30)
+    (factor, fixed), _ = nnls(memory_matrix / memory_scale, np.maximum(beyond, 0.0))
+    factor, fixed = factor / memory_scale[0], fixed / memory_scale[1]
+    if not np.ptp(working) > 0:
+        # One working size only: the factor is not identifiable; keep the old one.
+        factor = previous.working_factor
+        fixed = max(0.0, float(np.median(beyond - factor * working)))
+
+    full = [r["flops"] if not r["half"] else 0.0 for r in rows]
+    half = [r["flops"] if r["half"] else 0.0 for r in rows]
+    decode_seconds = np.array([r["pixels"] / pixel_rate for r in rows])
+    target = np.array([r["seconds"] for r in rows], dtype=float) - decode_seconds
+    time_matrix = np.array(
+        [[f, h, r["calls"], 1.0] for f, h, r in zip(full, half, rows, strict=True)], dtype=float
+    )
+    time_scale = np.maximum(np.abs(time_matrix).max(axis=0), 1e-30)
+    coefficients, _ = nnls(time_matrix / time_scale, np.maximum(target, 0.0))
+    per_flop, per_half_flop, per_call, constant = coefficients / time_scale
+    return StageCalibration(
+        working_factor=round(float(factor), 4),
+        fixed_bytes=int(fixed),
+        flops_per_second=_rate(per_flop, any(full), previous.flops_per_second),
+        half_flops_per_second=_rate(per_half_flop, any(half), previous.half_flops_per_second),
+        call_seconds=round(float(per_call), 6),
+        fixed_seconds=round(float(constant), 4),
+    )
+
+
+def _rate(seconds_per_flop: float, observed: bool, previous: float) -> float:
+    """FLOP/s from a fitted cost; the previous value where no run exercised it."""
+    if not observed or seconds_per_flop <= 0:
+        return previous
+    return float(f"{1.0 / seconds_per_flop:.4g}")
