@@ -50,7 +50,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("media")
     for name in ("a", "b"):
         write_video(folder / f"{name}.mov", 4.0)
-        for prefix in ("crash-once", "slow-0.4", "slow-30"):
+        for prefix in ("slow-0.4", "slow-30"):
             shutil.copyfile(folder / f"{name}.mov", folder / f"{prefix}-{name}.mov")
     shutil.copyfile(folder / "a.mov", folder / "poison.mov")
     shutil.copyfile(folder / "a.mov", folder / "broken.mov")

@@ -112,10 +112,13 @@ def _media_name(request: ClipRequest) -> str:
 
 
 class MisbehavingEngine:
-    """The procedural engine, except for clips of media whose file name says otherwise:
+    """The procedural engine, except:
 
-    - `crash-once*`: the first such clip any actor starts kills its process mid-clip (a marker
-      file in `marker_dir` remembers it happened); later ones behave;
+    - while a file `crash-armed` exists in `marker_dir`, the first clip to start renames it to
+      `crashed` and kills its process mid-clip (one clip, once per arming);
+
+    and for clips of media whose file name says otherwise:
+
     - `poison*`: kills its process on every attempt;
     - `broken*`: fails with an EngineError (no process dies);
     - `slow-<seconds>*`: takes that long in 50 ms steps, honouring cancel, and leaves
@@ -139,7 +142,7 @@ class MisbehavingEngine:
     ) -> ClipAudio:
         media = _media_name(request)
         report = progress or (lambda stage, percent: None)
-        if media.startswith("crash-once") and self._first_crash():
+        if self._first_since_armed():
             report("doomed", 50.0)
             time.sleep(0.5)  # long enough for the front end to see this clip running
             os._exit(1)
@@ -151,12 +154,12 @@ class MisbehavingEngine:
             self._slowly(request, float(media.split("-")[1]), report, cancel)
         return self._inner.generate(request, progress=progress, cancel=cancel)
 
-    def _first_crash(self) -> bool:
-        try:
-            with open(self._marker_dir / "crashed", "x"):
-                return True
-        except FileExistsError:
+    def _first_since_armed(self) -> bool:
+        try:  # a rename is atomic: of all clips racing for it, one wins
+            os.rename(self._marker_dir / "crash-armed", self._marker_dir / "crashed")
+        except FileNotFoundError:
             return False
+        return True
 
     def _slowly(
         self,

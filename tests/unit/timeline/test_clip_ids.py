@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import opentimelineio as otio
-from conftest import DATA
-from timeline_builders import clip, gap, three_clip_timeline, track
+from timeline_builders import DATA, clip, gap, three_clip_timeline, track
 
 from timeline.formats import read_timeline
 from timeline.spotting import spot_clips

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import DATA
-from timeline_builders import clip, three_clip_timeline, timeline, track
+from timeline_builders import DATA, clip, three_clip_timeline, timeline, track
 
 from timeline.errors import (
     EmptyTimeline,

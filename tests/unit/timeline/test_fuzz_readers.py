@@ -12,9 +12,9 @@ import logging
 import re
 
 import pytest
-from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from timeline_builders import DATA
 
 from timeline.errors import TimelineError
 from timeline.formats import read_timeline, result_format, timeline_to_bytes

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import DATA, SAMPLES
-from timeline_builders import make_placeholder_media, write_wav
+from timeline_builders import DATA, SAMPLES, make_placeholder_media, write_wav
 
 from timeline.compare import track_layout, without_last_audio_tracks
 from timeline.formats import read_timeline, result_format, write_timeline

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DATA
-from timeline_builders import make_placeholder_media
+from timeline_builders import DATA, make_placeholder_media
 
 from plugin_server.cli import main
 from timeline.formats import read_timeline

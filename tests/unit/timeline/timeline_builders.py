@@ -1,4 +1,5 @@
-"""Small timelines built with the OTIO API, one per hard case, and placeholder media."""
+"""Small timelines built with the OTIO API, one per hard case, placeholder media, and where
+the sample timelines copied into tests/data live."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import opentimelineio as otio
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "timelines"
+SAMPLES = tuple(sorted(path.name for path in DATA.iterdir() if path.suffix != ".md"))
 
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
