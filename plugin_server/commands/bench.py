@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (default 1: shared machines)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per case; the fastest is kept (default 1)"
+    )
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument(
         "--predict", action="store_true", help="write the planner's predictions, measure nothing"
@@ -124,7 +127,13 @@ def _bench(args: argparse.Namespace) -> int:
             )
 
         document = run_benchmark(
-            cases, clip, weights, device, model_size=args.model_size, on_result=progress
+            cases,
+            clip,
+            weights,
+            device,
+            model_size=args.model_size,
+            on_result=progress,
+            repeat=max(1, args.repeat),
         )
     return _write(document, args)
 
@@ -178,12 +187,21 @@ def _write(document: dict, args: argparse.Namespace) -> int:  # type: ignore[typ
 
 
 def _calibrate(paths: list[Path], target: Path | None) -> int:
-    from plugin_server.planning.calibrate import fit_calibration, load_documents
-    from plugin_server.planning.calibration import CALIBRATION_FILE, write_calibration
+    from plugin_server.planning.calibrate import assumed_cuda, fit_calibration, load_documents
+    from plugin_server.planning.calibration import (
+        CALIBRATION_FILE,
+        load_calibration,
+        write_calibration,
+    )
 
     documents = load_documents(paths)
     calibration = fit_calibration(documents, [str(path) for path in paths])
     target = target or CALIBRATION_FILE
     write_calibration(calibration, target)
     print(f"wrote {calibration.kind} constants to {target}: {calibration.source}")
+    if calibration.kind == "cpu":
+        cuda = assumed_cuda(calibration, load_calibration("cuda", target))
+        if cuda is not None:
+            write_calibration(cuda, target)
+            print(f"copied the CPU memory constants to the assumed cuda section of {target}")
     return 0

@@ -10,6 +10,10 @@ For each stage, over every run of the given benchmark documents (same device kin
 The decoding rate is fitted on the frames stage, the only one that decodes. Several documents
 (a long clip on a small model, short clips on the tiny one) constrain the constants better
 than one.
+
+While the CUDA section is an assumption (no GPU measurement), its working-memory factors and
+constants follow the CPU fit (`assumed_cuda`): the same tensors are allocated on either device,
+so the CPU's measured overhead over the analytic count is the best estimate available.
 """
 
 from __future__ import annotations
@@ -49,11 +53,14 @@ def fit_calibration(
     samples = {stage: _samples(documents, stage, kind) for stage in STAGES}
     if any(len(rows) < 3 for rows in samples.values()):
         raise CalibrationFitError("need at least 3 measured runs per stage to fit the planner")
-    pixel_rate = _fit_pixel_rate(samples["frames"], previous.decoded_pixels_per_second)
-    stages = {
-        stage: _fit_stage(rows, previous.stage(stage), pixel_rate)
-        for stage, rows in samples.items()
-    }
+    fits = {stage: _fit_stage(rows, previous.stage(stage)) for stage, rows in samples.items()}
+    stages = {stage: constants for stage, (constants, _) in fits.items()}
+    seconds_per_pixel = fits["frames"][1]
+    pixel_rate = (
+        float(f"{1.0 / seconds_per_pixel:.4g}")
+        if seconds_per_pixel > 0
+        else previous.decoded_pixels_per_second
+    )
     devices = sorted({document["device"]["description"] for document in documents})
     described = "; ".join(
         f"{document['model_size']} model, {document['clip']['duration_s']:g} s clip, "
@@ -108,19 +115,10 @@ def _samples(documents: Sequence[dict[str, Any]], stage: str, kind: str) -> list
     return rows
 
 
-def _fit_pixel_rate(rows: Sequence[dict[str, Any]], fallback: float) -> float:
-    """Pixels per second, from the frames stage's time not explained by encoder FLOPs."""
-    matrix = np.array([[r["flops"], r["calls"], r["pixels"], 1.0] for r in rows], dtype=float)
-    target = np.array([r["seconds"] for r in rows], dtype=float)
-    scale = np.maximum(np.abs(matrix).max(axis=0), 1e-30)
-    coefficients, _ = nnls(matrix / scale, target)
-    per_pixel = coefficients[2] / scale[2]
-    return float(1.0 / per_pixel) if per_pixel > 0 else fallback
-
-
 def _fit_stage(
-    rows: Sequence[dict[str, Any]], previous: StageCalibration, pixel_rate: float
-) -> StageCalibration:
+    rows: Sequence[dict[str, Any]], previous: StageCalibration
+) -> tuple[StageCalibration, float]:
+    """The stage's constants, and its fitted seconds per decoded pixel (0 if it decodes none)."""
     working = np.array([r["working"] for r in rows], dtype=float)
     beyond = np.array([r["beyond_weights"] for r in rows], dtype=float)
     memory_matrix = np.stack([working, np.ones_like(working)], axis=1)
@@ -132,24 +130,34 @@ def _fit_stage(
         factor = previous.working_factor
         fixed = max(0.0, float(np.median(beyond - factor * working)))
 
-    full = [r["flops"] if not r["half"] else 0.0 for r in rows]
-    half = [r["flops"] if r["half"] else 0.0 for r in rows]
-    decode_seconds = np.array([r["pixels"] / pixel_rate for r in rows])
-    target = np.array([r["seconds"] for r in rows], dtype=float) - decode_seconds
+    # seconds = FP32 FLOPs / rate + half FLOPs / half rate + calls x cost + pixels x cost + c
     time_matrix = np.array(
-        [[f, h, r["calls"], 1.0] for f, h, r in zip(full, half, rows, strict=True)], dtype=float
+        [
+            [
+                0.0 if r["half"] else r["flops"],
+                r["flops"] if r["half"] else 0.0,
+                r["calls"],
+                r["pixels"],
+                1.0,
+            ]
+            for r in rows
+        ],
+        dtype=float,
     )
+    target = np.array([r["seconds"] for r in rows], dtype=float)
     time_scale = np.maximum(np.abs(time_matrix).max(axis=0), 1e-30)
-    coefficients, _ = nnls(time_matrix / time_scale, np.maximum(target, 0.0))
-    per_flop, per_half_flop, per_call, constant = coefficients / time_scale
-    return StageCalibration(
+    coefficients, _ = nnls(time_matrix / time_scale, target)
+    per_flop, per_half_flop, per_call, per_pixel, constant = coefficients / time_scale
+    observed = time_matrix.any(axis=0)
+    constants = StageCalibration(
         working_factor=round(float(factor), 4),
         fixed_bytes=int(fixed),
-        flops_per_second=_rate(per_flop, any(full), previous.flops_per_second),
-        half_flops_per_second=_rate(per_half_flop, any(half), previous.half_flops_per_second),
+        flops_per_second=_rate(per_flop, observed[0], previous.flops_per_second),
+        half_flops_per_second=_rate(per_half_flop, observed[1], previous.half_flops_per_second),
         call_seconds=round(float(per_call), 6),
         fixed_seconds=round(float(constant), 4),
     )
+    return constants, float(per_pixel)
 
 
 def _rate(seconds_per_flop: float, observed: bool, previous: float) -> float:
@@ -157,3 +165,18 @@ def _rate(seconds_per_flop: float, observed: bool, previous: float) -> float:
     if not observed or seconds_per_flop <= 0:
         return previous
     return float(f"{1.0 / seconds_per_flop:.4g}")
+
+
+def assumed_cuda(cpu: DeviceCalibration, cuda: DeviceCalibration) -> DeviceCalibration | None:
+    """The CUDA section with the CPU fit's memory constants, or None if CUDA was measured."""
+    if not cuda.source.startswith("assumed"):
+        return None
+    stages = {
+        name: replace(
+            constants,
+            working_factor=cpu.stage(name).working_factor,
+            fixed_bytes=cpu.stage(name).fixed_bytes,
+        )
+        for name, constants in cuda.stages.items()
+    }
+    return replace(cuda, stages=stages)

@@ -144,7 +144,7 @@ class MisbehavingEngine:
         report = progress or (lambda stage, percent: None)
         if self._first_since_armed():
             report("doomed", 50.0)
-            time.sleep(0.5)  # long enough for the front end to see this clip running
+            time.sleep(1.0)  # long enough for the front end to see this clip running
             os._exit(1)
         if media.startswith("poison"):
             os._exit(1)

@@ -78,10 +78,8 @@ def test_a_clip_that_keeps_killing_actors_fails_after_the_retries_and_the_rest_f
     assert problem.kind == ProblemKind.FAILED
     assert problem.name == "shot001"
     assert f"{RETRIES + 1} attempts lost their Ray actor" in problem.reason
-    assert job.stages(problem.clip_id) == [
-        "decode",
-        *[f"retry {n}/{RETRIES}" for n in range(1, RETRIES + 1)],
-    ]
+    retries = [stage for stage in job.stages(problem.clip_id) if stage.startswith("retry")]
+    assert retries == [f"retry {n}/{RETRIES}" for n in range(1, RETRIES + 1)]
 
 
 def test_an_engine_error_fails_its_clip_without_retries(

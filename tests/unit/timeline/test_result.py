@@ -235,3 +235,16 @@ def test_fcp_writers_get_a_global_start_when_the_timeline_has_none(tmp_path: Pat
         assert start is None or start.to_frames() == 0
         assert [c.duration().to_frames() for c in back.video_tracks()[0].find_clips()] == [10]
     assert edit.global_start_time is None
+
+
+def test_fcpxml_result_names_the_real_audio_files(tmp_path: Path):
+    folder = tmp_path / "R&D <mix>"
+    folder.mkdir()
+    spotted, generated = spot_and_generate(three_clip_timeline(), folder)
+    result = build_result(three_clip_timeline(), spotted, generated, target_format="fcpxml")
+    text = timeline_to_bytes(result, "fcpxml").decode()
+    assert "foley-url-token" not in text
+    back = read_timeline(text.encode()).timeline
+    urls = {c.media_reference.target_url for c in back.find_clips()}
+    assert (folder / "A.wav").as_uri() in urls
+    assert "file:///media/B.mov" in urls
