@@ -51,13 +51,13 @@ def spot_clips(
     try:
         timebase = timebase_of(timeline)
         spotter = _Spotter(timebase, MediaResolver(media_map), media_start_timecode)
-        drafts = [spotter.spot(placement) for placement in clip_placements(timeline)]
+        placements = clip_placements(timeline)
+        placements.sort(key=spotter.order)
+        return [spotter.spot(placement) for placement in placements]
     except TimelineError as error:
         if source_name is None or error.file:
             raise
         raise error.with_file(source_name) from None
-    drafts.sort(key=lambda draft: (draft[0].track_index, draft[1]["record_start_frame"]))
-    return _with_ids(drafts)
 
 
 def clip_prompt(clip: otio.schema.Clip) -> str:
@@ -101,9 +101,16 @@ class _Spotter:
         self._probed: dict[Path, float | Exception | None] = {}
         self._rates: dict[float, tuple[Fraction, float]] = {}  # OTIO's double -> exact, float
         self._clocks: dict[float, TimecodeClock | None] = {}
+        self._occurrences: dict[str, int] = {}
 
-    def spot(self, placement: ClipPlacement) -> tuple[ClipPlacement, dict, str]:
-        """The fields of one SpottedClip (all but its id) by name, and the clip's identity."""
+    def order(self, placement: ClipPlacement) -> tuple[int, int]:
+        """Track, then record start frame (0 for hidden clips, as `spot` reports them)."""
+        if placement.record_end_s > placement.record_start_s:
+            return placement.track_index, round(placement.record_start_s * self._rate)
+        return placement.track_index, 0
+
+    def spot(self, placement: ClipPlacement) -> SpottedClip:
+        """One clip, spotted or skipped; call in the final order (ids count repeats)."""
         clip = placement.clip
         rate = self._rate
         reasons: list[str] = []
@@ -151,34 +158,48 @@ class _Spotter:
             if clock is not None and media_start_frame >= 0:
                 media_timecode = clock.timecode(math.floor(media_start_frame + 1e-6))
 
-        status = ClipStatus.SKIPPED if reasons else ClipStatus.SPOTTED
-        fields = {
-            "track_index": placement.track_index,
-            "track_name": placement.track_name,
-            "name": clip.name,
-            "status": status,
-            "reason": "; ".join(reasons),
-            "rate": self._timebase.rate,
-            "record_start_frame": start,
-            "record_duration_frames": end - start,
-            "record_timecode": self._timebase.timecode(start),
-            "timeline_start_frame": self._timebase.start_frame,
-            "media_url": media_url,
-            "media_path": media_path,
-            "media_start_s": media_start_s,
-            "media_duration_s": round(media_duration, _MEDIA_DECIMALS),
-            "time_scalar": scalar,
-            "visible_start_frame": visible_start,
-            "visible_duration_frames": visible_end - visible_start,
-            "prompt": clip_prompt(clip),
-            "otio_path": placement.otio_path,
-            "extra": extra,
-            "media_rate": media_rate[0] if media_rate else None,
-            "media_start_frame": media_start_frame,
-            "media_duration_frames": media_duration_frames,
-            "media_timecode": media_timecode,
-        }
-        return placement, fields, _identity(clip, media_url, media_in, fields)
+        name = clip.name
+        media_duration_s = round(media_duration, _MEDIA_DECIMALS)
+        identity = _identity(clip, name, media_url, media_in, media_duration_s, scalar, end - start)
+        return SpottedClip(
+            clip_id=self._clip_id(identity),
+            track_index=placement.track_index,
+            track_name=placement.track_name,
+            name=name,
+            status=ClipStatus.SKIPPED if reasons else ClipStatus.SPOTTED,
+            reason="; ".join(reasons),
+            rate=self._timebase.rate,
+            record_start_frame=start,
+            record_duration_frames=end - start,
+            record_timecode=self._timebase.timecode(start),
+            timeline_start_frame=self._timebase.start_frame,
+            media_url=media_url,
+            media_path=media_path,
+            media_start_s=media_start_s,
+            media_duration_s=media_duration_s,
+            time_scalar=scalar,
+            visible_start_frame=visible_start,
+            visible_duration_frames=visible_end - visible_start,
+            prompt=clip_prompt(clip),
+            otio_path=placement.otio_path,
+            extra=extra,
+            media_rate=media_rate[0] if media_rate else None,
+            media_start_frame=media_start_frame,
+            media_duration_frames=media_duration_frames,
+            media_timecode=media_timecode,
+        )
+
+    def _clip_id(self, identity: str) -> str:
+        """An id that depends only on what the clip plays, not where it sits.
+
+        The identity holds the clip's name, media and the media range it consumes at its
+        speed, so the id is the same on every read of the edit and survives edits elsewhere
+        (ripples, new tracks). Identical clips are told apart by their order.
+        """
+        occurrence = self._occurrences.get(identity, 0)
+        self._occurrences[identity] = occurrence + 1
+        digest = hashlib.sha1(f"{identity}\x1f{occurrence}".encode()).hexdigest()[:16]
+        return f"clip-{digest}"
 
     def _media(
         self, reference: otio.core.MediaReference, reasons: list[str], extra: dict
@@ -295,36 +316,21 @@ class _Spotter:
         return exact
 
 
-def _with_ids(drafts: list[tuple[ClipPlacement, dict, str]]) -> list[SpottedClip]:
-    """Give each clip an id that depends only on what the clip plays, not where it sits.
-
-    The identity hashes the clip's name, media and the media range it consumes at its speed, so
-    the id is the same on every re-read of the edit and survives edits elsewhere (ripples, new
-    tracks). Identical clips are told apart by their order.
-    """
-    seen: dict[str, int] = {}
-    clips = []
-    for _, fields, identity in drafts:
-        occurrence = seen.get(identity, 0)
-        seen[identity] = occurrence + 1
-        digest = hashlib.sha1(f"{identity}\x1f{occurrence}".encode()).hexdigest()[:16]
-        clips.append(SpottedClip(clip_id=f"clip-{digest}", **fields))
-    return clips
-
-
-def _identity(clip: otio.schema.Clip, url: str | None, media_in: float, fields: dict) -> str:
+def _identity(
+    clip: otio.schema.Clip,
+    name: str,
+    url: str | None,
+    media_in: float,
+    media_duration_s: float,
+    time_scalar: float,
+    record_frames: int,
+) -> str:
     """What the clip plays, as text: absolute media time, so probing a file changes nothing."""
     if url is None:
         reference = clip.media_reference
         kind = getattr(reference, "generator_kind", "") or reference.name
         url = f"{type(reference).__name__}:{kind}"
-    return "\x1f".join(
-        (
-            clip.name,
-            url,
-            f"{media_in:.6f}",
-            f"{fields['media_duration_s']:.6f}",
-            f"{fields['time_scalar']:.9g}",
-            str(fields["record_duration_frames"]),
-        )
+    return (
+        f"{name}\x1f{url}\x1f{media_in:.6f}\x1f{media_duration_s:.6f}\x1f{time_scalar:.9g}"
+        f"\x1f{record_frames}"
     )

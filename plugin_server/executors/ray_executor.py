@@ -96,11 +96,16 @@ class RayExecutor:
         self._owns_ray = join_cluster(settings)
         try:
             kind = choose_actors(settings, device)
-            self._group = ActorGroup(kind, engine_factory, engine_config, settings)
-            self._group.wait_started(settings.actor_start_timeout_s)
+            group = ActorGroup(kind, engine_factory, engine_config, settings)
+            try:
+                group.wait_started(settings.actor_start_timeout_s)
+            except BaseException:
+                group.kill_all()  # in a cluster that outlives us, they would hold their GPUs
+                raise
         except BaseException:
             self._release_ray()
             raise
+        self._group = group
         self._kind = kind
         slots = {name: index for index, name in enumerate(self._group.slot_names)}
         self._pool = WorkerPool(

@@ -203,15 +203,19 @@ class ActorGroup:
         while True:
             slot = self._slots[slot_index]
             with self._lock:
-                incarnation, handle = slot.incarnation, slot.handle
+                incarnation, handle, ready = slot.incarnation, slot.handle, slot.ready
                 slot.in_flight += 1
             try:
-                self._wait_started(slot, incarnation, cancel)
+                self._wait_started(slot, incarnation, ready, cancel)
                 result = self._await(handle, method, args, progress, cancel)
             except _LOST as error:
-                reason = f"Ray actor {slot.label} was lost mid-clip ({type(error).__name__})"
-                if not isinstance(error, _ActorNotStarted):
+                if isinstance(error, _ActorNotStarted):
+                    reason = str(error)
+                else:
+                    reason = f"Ray actor {slot.label} was lost mid-clip ({type(error).__name__})"
                     self._replace(slot, incarnation)
+                if cancel.is_set():
+                    raise Cancelled(f"cancelled ({reason})") from error
                 lost.append(reason)
                 if len(lost) > self._settings.max_retries:
                     raise EngineError(
@@ -236,13 +240,13 @@ class ActorGroup:
                 slot.clips += 1
             return result, CallRecord(actor=slot.label, lost=tuple(lost))
 
-    def _wait_started(self, slot: _Slot, incarnation: int, cancel: CancelToken) -> None:
-        """Wait until `slot`'s actor runs (normally it does already)."""
+    def _wait_started(self, slot: _Slot, incarnation: int, ready: Any, cancel: CancelToken) -> None:
+        """Wait until incarnation `incarnation` of `slot`'s actor runs (normally it does
+        already); `ready` is its describe() reference."""
         if slot.description is not None and slot.incarnation == incarnation:
             return
         deadline = time.monotonic() + self._settings.actor_start_timeout_s
-        ready_ref = slot.ready
-        while not ray.wait([ready_ref], timeout=self._settings.poll_interval_s)[0]:
+        while not ray.wait([ready], timeout=self._settings.poll_interval_s)[0]:
             if cancel.is_set():
                 raise Cancelled(f"cancelled while Ray actor {slot.name} was starting")
             if time.monotonic() > deadline:
@@ -250,7 +254,7 @@ class ActorGroup:
                     f"Ray actor {slot.name} was not placed within "
                     f"{self._settings.actor_start_timeout_s:g} s"
                 )
-        description = ray.get(ready_ref)  # raises RayActorError when it died starting
+        description = ray.get(ready)  # raises RayActorError when it died starting
         with self._lock:
             if slot.incarnation == incarnation:
                 slot.description = description

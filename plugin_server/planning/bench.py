@@ -406,4 +406,73 @@ def predicted_document(
             for stage in estimate.stages
         ]
         results.append(result)
-    return bench_document(results, clip, device, model_size, dims, predicted_only=True)
+    document = bench_document(results, clip, device, model_size, dims, predicted_only=True)
+    document["targets"] = target_predictions(clip, device, dims)
+    return document
+
+
+# The issue's targets for XXL on a 30 s 1080p clip on one H100-class GPU.
+REFERENCE_TARGET_BYTES = 12 * 10**9
+REFERENCE_OFFLOAD_TIME_BUDGET = 0.10
+EXTREME_TARGET_BYTES = 4 * 10**9
+
+
+def target_predictions(
+    clip: BenchClip, device: DeviceCapacity, dims: ModelDims
+) -> list[dict[str, Any]]:
+    """The planner's view of the issue's targets: reference quality under 12 GB with at most 10 %
+    extra time from offloading, extreme under 4 GB; each with the settings that come closest."""
+    source = SourceVideo(clip.width, clip.height, clip.fps)
+    reference = load_preset("reference").settings
+    extreme = load_preset("extreme").settings
+    variants = [
+        ("reference", reference, REFERENCE_TARGET_BYTES, reference),
+        (
+            "reference+stagewise_offload",
+            replace(reference, stagewise_offload=True),
+            REFERENCE_TARGET_BYTES,
+            reference,
+        ),
+        (
+            "reference+stagewise_offload+cache_clear_interval=8",
+            replace(reference, stagewise_offload=True, cache_clear_interval=8),
+            REFERENCE_TARGET_BYTES,
+            reference,
+        ),
+        ("extreme", extreme, EXTREME_TARGET_BYTES, extreme),
+        (
+            "extreme+stagewise_offload",
+            replace(extreme, stagewise_offload=True),
+            EXTREME_TARGET_BYTES,
+            extreme,
+        ),
+        (
+            "extreme+stagewise_offload+fp8_weights",
+            replace(extreme, stagewise_offload=True, fp8_weights=True),
+            EXTREME_TARGET_BYTES,
+            extreme,
+        ),
+    ]
+    rows = []
+    for name, settings, target, without_offload in variants:
+        estimate = estimate_clip(clip.duration_s, settings, dims, device, source=source)
+        base = estimate_clip(clip.duration_s, without_offload, dims, device, source=source)
+        extra_time = estimate.seconds / base.seconds - 1
+        rows.append(
+            {
+                "settings": name,
+                "predicted_peak_memory_bytes": estimate.peak_memory_bytes,
+                "peak_stage": estimate.peak_stage,
+                "target_bytes": target,
+                "over_target_bytes": estimate.peak_memory_bytes - target,
+                "meets_memory_target": estimate.peak_memory_bytes < target,
+                "predicted_s": round(estimate.seconds, 3),
+                "extra_time_from_offload": round(extra_time, 3),
+                "meets_time_budget": (
+                    extra_time <= REFERENCE_OFFLOAD_TIME_BUDGET
+                    if target == REFERENCE_TARGET_BYTES
+                    else None
+                ),
+            }
+        )
+    return rows

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MIN_STEPS = 10
 MIN_WINDOW_S = 5.0
 MIN_FRAME_RATE = 1.0
-FIRST_VISUAL_CHUNK = 8  # frames (SigLIP2) or segments (Synchformer) per encoder call
+FIRST_VISUAL_CHUNK = 8  # frames per encoder call (Synchformer takes at least one segment, 16)
 FIRST_VAE_CHUNK_S = 5.0
 MIN_VAE_CHUNK_S = 1.0
 

@@ -73,9 +73,14 @@ class Workload:
         return SYNC_TOKENS_PER_SEGMENT * max(1, segment_count(self.window_frames // 2))
 
     @property
+    def guided(self) -> bool:
+        """Classifier-free guidance runs only with a scale above 1 (else the conditional alone)."""
+        return self.settings.guidance_scale > 1
+
+    @property
     def guidance_passes(self) -> int:
         """Sequences per window in one transformer call: 2 with batched CFG, else 1."""
-        return 2 if self.settings.cfg_mode == "batched" else 1
+        return 2 if self.guided and self.settings.cfg_mode == "batched" else 1
 
     @property
     def model_batch(self) -> int:
@@ -84,7 +89,7 @@ class Workload:
     @property
     def transformer_calls(self) -> int:
         """Forward passes of the transformer for the whole clip."""
-        passes = 1 if self.settings.cfg_mode == "batched" else 2
+        passes = 2 if self.guided and self.settings.cfg_mode == "sequential" else 1
         return self.batches * self.settings.diffusion_timesteps * passes
 
     @property

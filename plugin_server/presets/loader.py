@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def load_preset(name_or_path: str | Path) -> Preset:
     """Load a built-in preset by name, or a user preset from a YAML file path."""
     text = str(name_or_path)
     if text in BUILTIN_PRESETS:
-        return _load_file(PRESET_DIR / f"{text}.yaml", allow_base=False)
+        return _builtin(text)
     if is_auto(text):
         raise PresetError(
             "preset 'auto' is chosen per clip from the device and the clip's length; resolve it "
@@ -64,6 +65,12 @@ def load_preset(name_or_path: str | Path) -> Preset:
         f"unknown preset {text!r}: use one of {', '.join(BUILTIN_PRESETS)}, {AUTO_PRESET!r}, "
         "or the path of a .yaml preset file"
     )
+
+
+@cache
+def _builtin(name: str) -> Preset:
+    # Built-in files ship with the code and never change while it runs: read each once.
+    return _load_file(PRESET_DIR / f"{name}.yaml", allow_base=False)
 
 
 def _load_file(path: Path, *, allow_base: bool) -> Preset:

@@ -12,7 +12,9 @@ from ray_support import PLAIN_REQUEST, audio_digests
 
 from plugin_server import cli
 from plugin_server.client import FoleyClient, GenerateOptions
-from plugin_server.executors import ExecutorSettings, RaySettings
+from plugin_server.engines.registry import EngineConfig, create_engine
+from plugin_server.executors import ExecutorSettings, ExecutorUnavailable, RaySettings
+from plugin_server.pipeline.local import LocalRun
 from plugin_server.server.app import FoleyServer
 from plugin_server.server.config import ServerConfig
 
@@ -86,37 +88,13 @@ def test_grpc_server_streams_results_made_by_ray_actors_on_shared_storage(
     assert audio_digests(tmp_path / "client" / "result_audio") == local_digests
 
 
-def test_ray_options_without_the_ray_executor_are_refused(
-    tmp_path: Path, many_clips: Path, capsys: pytest.CaptureFixture[str]
+def test_gpu_actors_on_a_cluster_without_gpus_are_refused(
+    ray_cluster: ModuleType, tmp_path: Path
 ) -> None:
-    code = cli.main([
-        "generate", str(many_clips), "-o", str(tmp_path / "x.otio"), "--quiet",
-        "--ray-actors", "2",
-    ])  # fmt: skip
-
-    assert code == 2
-    assert "--ray-actors only apply with --executor ray" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--ray-actors", "0"], "Ray actors must be at least 1"),
-        (["--ray-retries", "11"], "Ray retries must be between 0 and 10"),
-        (["--ray-address", " "], "the Ray address is empty"),
-    ],
-)
-def test_bad_ray_options_are_named(
-    flags: list[str],
-    message: str,
-    tmp_path: Path,
-    many_clips: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    code = cli.main([
-        "generate", str(many_clips), "-o", str(tmp_path / "x.otio"), "--quiet",
-        "--executor", "ray", *flags,
-    ])  # fmt: skip
-
-    assert code == 2
-    assert message in capsys.readouterr().err
+    with pytest.raises(ExecutorUnavailable, match="--device cuda: the Ray cluster has no GPU"):
+        LocalRun(
+            engine_config=EngineConfig(),
+            engine_factory=create_engine,
+            device="cuda",
+            executor=ExecutorSettings("ray", RaySettings(actors=1)),
+        )

@@ -13,8 +13,11 @@ single blocks refine audio alone, the final layer returns to latent channels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from plugin_server.engines.hunyuan.blocks import (
     FinalLayer,
@@ -97,6 +100,9 @@ class HunyuanVideoFoley(nn.Module):
         )
         self.final_layer = FinalLayer(hidden, config.audio_vae_latent_dim)
         self.attention_mode: AttentionMode = "sdpa"
+        # Fine-tuning only: recompute each block's activations in the backward pass instead of
+        # keeping them (torch.utils.checkpoint); no effect without gradients.
+        self.gradient_checkpointing = False
 
     def forward(
         self,
@@ -128,11 +134,16 @@ class HunyuanVideoFoley(nn.Module):
             audio_len, visual.shape[1], text.shape[1], self.config.head_dim, x.device
         )
         for block in self.triple_blocks:
-            audio, visual = block(audio, text, visual, vec, rope, self.attention_mode)
+            audio, visual = self._block(block, audio, text, visual, vec, rope, self.attention_mode)
         token_vec = sync + vec[:, None]
         for block in self.single_blocks:
-            audio = block(audio, token_vec, rope.cross_audio, self.attention_mode)
+            audio = self._block(block, audio, token_vec, rope.cross_audio, self.attention_mode)
         return self.final_layer(audio).float().transpose(1, 2).contiguous()
+
+    def _block(self, block: nn.Module, *inputs: object) -> Any:
+        if self.gradient_checkpointing and torch.is_grad_enabled():
+            return checkpoint(block, *inputs, use_reentrant=False)
+        return block(*inputs)
 
     def sync_features(self, sync_feat: torch.Tensor) -> torch.Tensor:
         """Synchformer tokens [B, 8*S, 768] -> [B, 8*S, C] (before resampling to T), float32."""
