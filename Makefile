@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: the CPU build where a local wheel is offered, so the rest of the
 	# install never pulls the multi-GB CUDA packages on a CPU-only machine.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,model]'
+	$(BIN)/pip install -q -e '.[dev,model,ray]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -79,6 +79,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, default_preset: str
         action="store_true",
         help="sample exactly as the model authors' reference code does",
     )
+    group.add_argument(
+        "--lora-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of LoRA adapters (one folder each, from `finetune`) clips may ask for",
+    )
+    group.add_argument(
+        "--lora", metavar="NAME", help="apply this adapter of --lora-dir (the `lora` parameter)"
+    )
 
 
 def add_media_arguments(parser: argparse.ArgumentParser, *, root_help: str) -> None:
@@ -109,6 +118,8 @@ def engine_choice(args: argparse.Namespace) -> EngineChoice:
         parameters["diffusion_timesteps"] = args.steps
     if args.guidance is not None:
         parameters["guidance_scale"] = args.guidance
+    if args.lora is not None:
+        parameters["lora"] = args.lora
     try:
         if not is_auto(args.preset):
             load_preset(args.preset).settings.with_overrides(parameters, "command line")
@@ -121,6 +132,10 @@ def engine_choice(args: argparse.Namespace) -> EngineChoice:
         engine_options["initial_noise"] = args.initial_noise.resolve()
     if args.reference_sampling:
         engine_options["reference_sampling"] = True
+    if args.lora_dir is not None:
+        if not args.lora_dir.is_dir():
+            raise OptionError(f"--lora-dir {args.lora_dir} is not a directory")
+        engine_options["lora_dir"] = args.lora_dir.resolve()
     if args.weights is not None and not args.weights.is_dir():
         raise OptionError(f"--weights {args.weights} is not a directory")
     preset = args.preset

@@ -181,6 +181,9 @@ def _write(document: dict, args: argparse.Namespace) -> int:  # type: ignore[typ
     print(f"wrote {path}")
     if not args.no_chart:
         print(f"wrote {write_chart(document, path.with_suffix('.png'))}")
+    from plugin_server.planning.bench import summary_table
+
+    print(summary_table(document))
     for line in document["findings"]:
         print(line)
     return 0

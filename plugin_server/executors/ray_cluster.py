@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 from plugin_server.executors.base import ExecutorUnavailable, RaySettings
 from plugin_server.executors.ray_group import ActorKind
 
 log = logging.getLogger(__name__)
+
+# Ray itself keeps retrying an address nobody answers on for minutes; a head node that is up
+# accepts a connection in milliseconds.
+_CONNECT_TIMEOUT_S = 10.0
 
 
 def join_cluster(settings: RaySettings) -> bool:
@@ -22,6 +27,8 @@ def join_cluster(settings: RaySettings) -> bool:
         log.info("using the Ray cluster this process already joined")
         return False
     where = settings.address or "a new local cluster (or $RAY_ADDRESS)"
+    if settings.address is not None:
+        _check_reachable(settings.address)
     try:
         if settings.address is None:
             ray.init(
@@ -38,6 +45,22 @@ def join_cluster(settings: RaySettings) -> bool:
         ) from error
     log.info("joined Ray at %s: %s", where, ray.cluster_resources())
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast when nothing listens at a HOST:PORT (or ray://HOST:PORT) address; other forms
+    ("auto") are Ray's to resolve."""
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise ExecutorUnavailable(
+            f"cannot reach the Ray cluster at {address}: {error.strerror or error}; check "
+            "--ray-address and that the cluster's head node is up"
+        ) from error
 
 
 def choose_actors(settings: RaySettings, device: str) -> ActorKind:

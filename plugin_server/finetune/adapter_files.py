@@ -13,10 +13,10 @@ the name clients ask for (`GenerationOptions.lora`, the `lora` parameter):
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from plugin_server.engines.base import EngineError
+from plugin_server.presets.settings import LORA_NAME_PATTERN
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -25,7 +25,7 @@ FOLEY_MANIFEST = "foley_lora.json"
 LORA_DIR_OPTION = "lora_dir"
 """The hunyuan engine option naming the LoRA directory."""
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NAME_PATTERN = LORA_NAME_PATTERN
 """Adapter names are plain folder names: no separators, no dots, so never a path elsewhere."""
 
 
@@ -85,3 +85,16 @@ def adapter_digest(folder: Path) -> str:
             for block in iter(lambda: file.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def adapter_stamp(folder: Path) -> str:
+    """Size and modification time of the adapter's files, as text: cheap, and different once
+    the adapter is rewritten (the result cache keys on it)."""
+    parts = []
+    for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
+        try:
+            status = (folder / name).stat()
+        except OSError as error:
+            raise AdapterError(f"{folder / name} cannot be read: {error.strerror}") from error
+        parts.append(f"{name}:{status.st_size}:{status.st_mtime_ns}")
+    return ";".join(parts)

@@ -305,8 +305,8 @@ def _timeline_pair(
     if end - start < picture.record_duration_frames - 1:
         return None, (
             f"audio shorter than its picture: the clip lasts "
-            f"{picture.record_duration_frames / rate:.2f} s but {label} covers only "
-            f"{(end - start) / rate:.2f} s of it"
+            f"{float(picture.record_duration_frames / rate):.2f} s but {label} covers only "
+            f"{float((end - start) / rate):.2f} s of it"
         )
     picture_span = _picture_span(picture, start, end)
     if picture_span.start_s < 0:

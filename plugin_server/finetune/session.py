@@ -18,8 +18,10 @@ from typing import TextIO
 
 import torch
 
-from plugin_server.engines.hunyuan.config import load_model_config
+from plugin_server.engines.hunyuan.checkpoint import WeightsError
+from plugin_server.engines.hunyuan.config import ModelConfig, ModelConfigError, load_model_config
 from plugin_server.engines.hunyuan.engine import resolve_device
+from plugin_server.engines.hunyuan.frame_sampling import LATENT_RATE_HZ
 from plugin_server.engines.hunyuan.layout import WeightsLayout, locate_weights
 from plugin_server.engines.hunyuan.loading import load_transformer
 from plugin_server.engines.hunyuan.models import ModelSet, load_models
@@ -119,9 +121,7 @@ def run_finetune(
     started = time.monotonic()
     tell = say or (lambda text: log.info("%s", text))
     layout, dataset, resume = prepare(job)
-    tell(
-        f"{len(dataset.pairs)} training pair(s), {dataset.total_s:.1f} s of picture with Foley"
-    )
+    tell(f"{len(dataset.pairs)} training pair(s), {dataset.total_s:.1f} s of picture with Foley")
     for note in dataset.notes:
         tell(f"note: {note}")
     device = resolve_device(job.device)
@@ -131,7 +131,7 @@ def run_finetune(
         layout, dataset, cache, device, settings, tell
     )
     frames = window_frames(features, settings.window_s)
-    window_s = frames / 50
+    window_s = frames / LATENT_RATE_HZ
     if window_s < settings.window_s - 1e-6:
         tell(f"note: training windows are {window_s:.2f} s (the shortest pair's length)")
     sampler = WindowSampler(
@@ -178,7 +178,8 @@ def run_finetune(
     write_loss_curve(
         job.out / LOSS_CURVE,
         result.losses,
-        title=f"LoRA rank {settings.lora.rank}, {len(features)} pairs, lr {settings.learning_rate:g}",
+        title=f"LoRA rank {settings.lora.rank}, {len(features)} pairs, "
+        f"lr {settings.learning_rate:g}",
     )
     _write_loss_log(job.out / LOSS_LOG, result)
     return FinetuneResult(
@@ -227,8 +228,11 @@ def _features_and_transformer(
     return transformer, features, text
 
 
-def _config(layout: WeightsLayout):  # type: ignore[no-untyped-def]
-    return load_model_config(layout.config)
+def _config(layout: WeightsLayout) -> ModelConfig:
+    try:
+        return load_model_config(layout.config)
+    except ModelConfigError as error:
+        raise WeightsError(str(error)) from error
 
 
 def _write_loss_log(path: Path, result: TrainingResult) -> None:

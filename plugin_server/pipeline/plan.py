@@ -212,7 +212,37 @@ def _resolve_engine_and_settings(
         ),
         engine,
     )
+    _check_lora(settings.plan_settings.lora, engine, context.engine_options)
     return engine, settings
+
+
+def _check_lora(name: str | None, engine: EngineInfo, engine_options: Mapping[str, Any]) -> None:
+    """Refuse a LoRA the engine cannot use before any clip runs (docs/finetune.md)."""
+    if name is None:
+        return
+    if engine.name != "hunyuan":
+        raise InvalidRequest(
+            f"lora {name!r}: LoRA adapters apply to the hunyuan engine; engine {engine.name!r} "
+            "has none"
+        )
+    from plugin_server.finetune.adapter_files import LORA_DIR_OPTION, AdapterError, adapter_folder
+
+    lora_dir = engine_options.get(LORA_DIR_OPTION)
+    try:
+        adapter_folder(Path(lora_dir) if lora_dir else None, name)
+    except AdapterError as error:
+        raise InvalidRequest(str(error)) from error
+
+
+def _with_lora_identity(engine_options: Mapping[str, Any], lora: str | None) -> Mapping[str, Any]:
+    """Engine options for the cache key: with a LoRA, also its files' size and time, so an
+    adapter retrained under the same name is not served from the cache."""
+    if lora is None:
+        return engine_options
+    from plugin_server.finetune.adapter_files import LORA_DIR_OPTION, adapter_stamp
+
+    folder = Path(engine_options[LORA_DIR_OPTION]) / lora
+    return {**engine_options, "lora_files": adapter_stamp(folder)}
 
 
 _TRACK_NUMBER = re.compile(r"^[vV]?(\d+)$")
@@ -359,7 +389,7 @@ def _finish_clip_job(
             model=engine.model,
             parameters=clip_settings.to_dict(),
             seed=seed,
-            engine_options=context.engine_options,
+            engine_options=_with_lora_identity(context.engine_options, clip_settings.lora),
         )
         cached = context.cache.contains(key)
     return ClipJob(

@@ -476,3 +476,29 @@ def target_predictions(
             }
         )
     return rows
+
+
+def summary_table(document: dict[str, Any]) -> str:
+    """A Markdown table of the document's runs: peaks, times and ratios against default."""
+    measured = document["kind"] == "measurement"
+    lines = [
+        "| case | peak MiB | x default | peak stage | wall s | x default | predicted MiB |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for row in document["presets"]:
+        stages = [
+            s for s in row["stages"] if s.get("peak_bytes" if measured else "predicted_peak_bytes")
+        ]
+        key = "peak_bytes" if measured else "predicted_peak_bytes"
+        peak_stage = max(stages, key=lambda s: s[key])["stage"] if stages else ""
+        ratios = row["ratio_to_default"]
+        lines.append(
+            f"| {row['preset']} | {row['peak_memory_bytes'] / 2**20:,.0f} | "
+            f"{_ratio(ratios['peak_memory'])} | {peak_stage} | {row['wall_s']:,.1f} | "
+            f"{_ratio(ratios['wall'])} | {row['predicted_peak_memory_bytes'] / 2**20:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"

@@ -7,12 +7,16 @@ frozen `GenerationSettings`; code below this module never reads YAML or env vars
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any, Literal
 
 ADAPTIVE = "adaptive"
+
+LORA_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+"""LoRA adapter names are plain folder names: no separators or dots, so never a path elsewhere."""
 
 HalfDtype = Literal["float16", "bfloat16"]
 CfgMode = Literal["batched", "sequential"]
@@ -54,6 +58,8 @@ class GenerationSettings:
     vae_chunk_seconds: float | None = None
     fp8_weights: bool = False
     negative_prompt: str = "noisy, harsh"
+    # A LoRA adapter (a folder name in the server's LoRA directory), or None for the base model.
+    lora: str | None = None
 
     def with_overrides(
         self,
@@ -127,6 +133,15 @@ def _check_value(key: str, value: Any, where: str) -> Any:
     if key == "negative_prompt":
         if not isinstance(value, str):
             raise PresetError(f"{where} must be text, got {value!r}")
+        return value
+    if key == "lora":
+        if value in (None, "", "none"):
+            return None
+        if not isinstance(value, str) or not LORA_NAME_PATTERN.match(value):
+            raise PresetError(
+                f"{where} must be the name of a LoRA adapter folder (1-64 letters, digits, '_' "
+                f"or '-'), got {value!r}"
+            )
         return value
     if key == "max_audio_duration" and value == ADAPTIVE:
         return value

@@ -72,12 +72,20 @@ def generation_request(options: pb.GenerationOptions) -> GenerationRequest:
             options.loudness_target_lufs if options.HasField("loudness_target_lufs") else None
         ),
     )
+    parameters = (
+        json_format.MessageToDict(options.parameters) if options.HasField("parameters") else {}
+    )
+    if options.lora:
+        if parameters.get("lora") not in (None, options.lora):
+            raise InvalidRequest(
+                f"lora {options.lora!r} and parameters.lora {parameters['lora']!r} disagree; "
+                "give the adapter once"
+            )
+        parameters["lora"] = options.lora
     return GenerationRequest(
         engine=options.engine,
         preset=options.preset,
-        parameters=json_format.MessageToDict(options.parameters)
-        if options.HasField("parameters")
-        else {},
+        parameters=parameters,
         prompt=options.prompt,
         negative_prompt=options.negative_prompt,
         seed=options.seed if options.HasField("seed") else None,
@@ -219,6 +227,7 @@ def report_message(outcome: ClipOutcome) -> pb.ClipReport:
         seed=outcome.seed,
         prompt=outcome.prompt,
         elapsed_s=outcome.elapsed_s,
+        lora=str(report.parameters.get("lora") or ""),
     )
     if outcome.audio.loudness_lufs is not None:
         message.loudness_lufs = outcome.audio.loudness_lufs

@@ -44,6 +44,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(BUILD_TI
 @dataclass(frozen=True)
 class Family:
     version: str
+    revision: str  # git HEAD when the build started
     tags: dict[str, str]
     report: dict[str, Any]
     log: str
@@ -97,6 +98,9 @@ def family(
 ) -> Family:
     folder = tmp_path_factory.mktemp("family")
     report_file = folder / "report.json"
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     started = time.monotonic()
     result = run_build_py(
         "--name",
@@ -114,6 +118,7 @@ def family(
     version = project_version()
     return Family(
         version=version,
+        revision=head or "unknown",
         tags={preset: f"{IMAGE_NAME}:{version}-{preset}-cpu" for preset in PRESETS},
         report=json.loads(report_file.read_text(encoding="utf-8")),
         log=result.stdout + result.stderr,
@@ -228,14 +233,11 @@ def test_a_code_change_reuses_the_weights_and_package_layers(
 def test_labels_name_version_revision_source_preset_model_dtype(
     family: Family, docker_client: Any
 ) -> None:
-    head = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
     for preset, tag in family.tags.items():
         labels = docker_client.images.get(tag).labels
         assert labels["org.opencontainers.image.title"] == f"foley-backend ({preset}, cpu)"
         assert labels["org.opencontainers.image.version"] == family.version
-        assert labels["org.opencontainers.image.revision"].startswith(head or "unknown")
+        assert labels["org.opencontainers.image.revision"].startswith(family.revision)
         assert labels["org.opencontainers.image.source"] != ""
         assert labels["io.foley-backend.preset"] == preset
         assert labels["io.foley-backend.flavour"] == "cpu"

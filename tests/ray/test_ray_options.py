@@ -3,6 +3,10 @@ these start Ray."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +69,26 @@ def test_ray_settings_refuse_bad_values(fields: dict[str, object], message: str)
 def test_an_unknown_executor_is_refused() -> None:
     with pytest.raises(ValueError, match="executor must be one of local, ray, got 'slurm'"):
         ExecutorSettings(kind="slurm")  # type: ignore[arg-type]
+
+
+def test_an_unreachable_ray_address_fails_fast_naming_it(many_clips: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="the ray executor needs the ray package")
+    # A fresh process: this one may have joined the test cluster already.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"  # closed once the block ends
+    started = time.monotonic()
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "plugin_server.cli", "generate", str(many_clips),
+            "-o", str(tmp_path / "x.otio"), "--quiet", "--executor", "ray",
+            "--ray-address", address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+
+    assert completed.returncode == 2
+    assert f"cannot reach the Ray cluster at {address}" in completed.stderr
+    assert time.monotonic() - started < 60

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -33,6 +35,9 @@ from plugin_server.planning.ceiling import StageMemoryGuard
 from plugin_server.planning.loaded_dims import loaded_dims
 from plugin_server.planning.model_dims import ModelDims
 from plugin_server.presets.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from plugin_server.finetune.adapters import AdapterCache, AdapterUse
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class HunyuanEngine:
         self.device = resolve_device(config.device)
         self._models: ModelSet | None = None
         self._models_key: tuple[object, ...] | None = None
+        self._adapters: AdapterCache | None = None
         self._lock = threading.Lock()
 
     def layout(self) -> WeightsLayout:
@@ -103,7 +109,8 @@ class HunyuanEngine:
     ) -> ClipAudio:
         with self._lock:
             models = self.loaded_models(request.settings)
-            return generate_clip(
+            adapter = self._activate_lora(models, request.settings.lora)
+            audio = generate_clip(
                 models,
                 request,
                 self.options,
@@ -111,6 +118,24 @@ class HunyuanEngine:
                 cancel=cancel,
                 before_stage=self._memory_guard(models, request),
             )
+            return audio if adapter is None else _with_adapter(audio, adapter)
+
+    def _activate_lora(self, models: ModelSet, name: str | None) -> AdapterUse | None:
+        """Apply the clip's LoRA adapter (or none) to the transformer; peft is imported only
+        once a clip asks for an adapter (plugin_server/finetune/adapters.py)."""
+        if name is None and self._adapters is None:
+            return None
+        if self._adapters is None:
+            from plugin_server.finetune.adapters import AdapterCache
+
+            self._adapters = AdapterCache(self.options.lora_dir)
+        return self._adapters.activate(
+            models.transformer,
+            models.config.transformer,
+            models.layout.model_size,
+            name,
+            fp8=models.precision.fp8,
+        )
 
     def memory_dims(self) -> ModelDims | None:
         """The loaded networks' sizes for the memory planner; None before the first clip."""
@@ -136,3 +161,11 @@ class HunyuanEngine:
             self._models = load_models(self.layout(), precision, self.device, offload=offload)
             self._models_key = key
         return self._models
+
+
+def _with_adapter(audio: ClipAudio, adapter: AdapterUse) -> ClipAudio:
+    """The clip's audio with its report saying which LoRA adapter made it."""
+    report = audio.report
+    parameters = {**report.parameters, "lora": adapter.name, "lora_sha256": adapter.sha256}
+    notes = (*report.notes, adapter.note())
+    return replace(audio, report=replace(report, parameters=parameters, notes=notes))

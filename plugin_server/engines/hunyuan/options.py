@@ -14,6 +14,8 @@ Keys:
 - `memory_ceiling_bytes` (bytes): an injected device-memory ceiling; before each stage the
   planner's predicted peak is checked against it and `DeviceOutOfMemory` raised, as a GPU
   would run out of memory (see plugin_server/planning/ceiling.py).
+- `lora_dir` (path): the folder of LoRA adapters a clip may ask for by name (the `lora`
+  setting; see docs/finetune.md).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from plugin_server.engines.base import EngineError
 from plugin_server.planning.ceiling import MEMORY_CEILING_OPTION, ceiling_from_options
 
 _KNOWN = ("reference_sampling", "initial_noise", "model_size", "config", "siglip2", "clap")
-_KNOWN += ("window_overlap_s", MEMORY_CEILING_OPTION)
+_KNOWN += ("window_overlap_s", MEMORY_CEILING_OPTION, "lora_dir")
 
 
 class EngineOptionError(EngineError):
@@ -44,6 +46,7 @@ class EngineOptions:
     clap: Path | None = None
     window_overlap_s: float = 0.96
     memory_ceiling_bytes: int | None = None
+    lora_dir: Path | None = None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> EngineOptions:
@@ -70,6 +73,7 @@ class EngineOptions:
             clap=_path(values, "clap"),
             window_overlap_s=float(overlap),
             memory_ceiling_bytes=_ceiling(values),
+            lora_dir=_path(values, "lora_dir"),
         )
 
 

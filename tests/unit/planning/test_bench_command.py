@@ -85,6 +85,14 @@ def test_prediction_for_xxl_on_an_h100_is_labelled_as_such(tmp_path: Path) -> No
     default = document["presets"][0]
     # FP32 XXL: 5.13e9 parameters x 4 bytes before any activation.
     assert default["peak_memory_bytes"] > 20e9
+    targets = {row["settings"]: row for row in document["targets"]}
+    assert {"reference+stagewise_offload", "extreme+stagewise_offload+fp8_weights"} <= set(targets)
+    for row in targets.values():
+        assert row["over_target_bytes"] == row["predicted_peak_memory_bytes"] - row["target_bytes"]
+        assert row["meets_memory_target"] == (row["over_target_bytes"] < 0)
+    # Offloading costs transfer time; not offloading costs none.
+    assert targets["reference"]["extra_time_from_offload"] == 0
+    assert targets["reference+stagewise_offload"]["extra_time_from_offload"] > 0
 
 
 def test_unknown_case_is_refused_with_the_list(capsys: pytest.CaptureFixture[str]) -> None:

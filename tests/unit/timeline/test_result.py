@@ -248,3 +248,11 @@ def test_fcpxml_result_names_the_real_audio_files(tmp_path: Path):
     urls = {c.media_reference.target_url for c in back.find_clips()}
     assert (folder / "A.wav").as_uri() in urls
     assert "file:///media/B.mov" in urls
+
+
+def test_without_a_copy_the_tracks_go_on_the_input(tmp_path: Path):
+    edit = three_clip_timeline()
+    spotted, generated = spot_and_generate(edit, tmp_path)
+    result = build_result(edit, spotted, generated, copy_input=False)
+    assert result is edit
+    assert [t.name for t in edit.tracks if is_foley_track(t)] == ["Foley V1"]

@@ -94,7 +94,7 @@ class MediaMapping(_message.Message):
     def __init__(self, from_prefix: _Optional[str] = ..., to_prefix: _Optional[str] = ...) -> None: ...
 
 class GenerationOptions(_message.Message):
-    __slots__ = ("engine", "preset", "parameters", "prompt", "negative_prompt", "seed", "tracks", "handles_frames", "audio_format", "loudness_target_lufs", "delivery", "output_dir", "inline_audio_dir", "result_format", "media_search_dirs", "media_maps", "skip_cache")
+    __slots__ = ("engine", "preset", "parameters", "prompt", "negative_prompt", "seed", "tracks", "handles_frames", "audio_format", "loudness_target_lufs", "delivery", "output_dir", "inline_audio_dir", "result_format", "media_search_dirs", "media_maps", "skip_cache", "lora")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     PRESET_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,7 @@ class GenerationOptions(_message.Message):
     MEDIA_SEARCH_DIRS_FIELD_NUMBER: _ClassVar[int]
     MEDIA_MAPS_FIELD_NUMBER: _ClassVar[int]
     SKIP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    LORA_FIELD_NUMBER: _ClassVar[int]
     engine: str
     preset: str
     parameters: _struct_pb2.Struct
@@ -129,7 +130,8 @@ class GenerationOptions(_message.Message):
     media_search_dirs: _containers.RepeatedScalarFieldContainer[str]
     media_maps: _containers.RepeatedCompositeFieldContainer[MediaMapping]
     skip_cache: bool
-    def __init__(self, engine: _Optional[str] = ..., preset: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., seed: _Optional[int] = ..., tracks: _Optional[_Iterable[str]] = ..., handles_frames: _Optional[int] = ..., audio_format: _Optional[_Union[AudioFormat, _Mapping]] = ..., loudness_target_lufs: _Optional[float] = ..., delivery: _Optional[_Union[AudioDelivery, str]] = ..., output_dir: _Optional[str] = ..., inline_audio_dir: _Optional[str] = ..., result_format: _Optional[str] = ..., media_search_dirs: _Optional[_Iterable[str]] = ..., media_maps: _Optional[_Iterable[_Union[MediaMapping, _Mapping]]] = ..., skip_cache: _Optional[bool] = ...) -> None: ...
+    lora: str
+    def __init__(self, engine: _Optional[str] = ..., preset: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., seed: _Optional[int] = ..., tracks: _Optional[_Iterable[str]] = ..., handles_frames: _Optional[int] = ..., audio_format: _Optional[_Union[AudioFormat, _Mapping]] = ..., loudness_target_lufs: _Optional[float] = ..., delivery: _Optional[_Union[AudioDelivery, str]] = ..., output_dir: _Optional[str] = ..., inline_audio_dir: _Optional[str] = ..., result_format: _Optional[str] = ..., media_search_dirs: _Optional[_Iterable[str]] = ..., media_maps: _Optional[_Iterable[_Union[MediaMapping, _Mapping]]] = ..., skip_cache: _Optional[bool] = ..., lora: _Optional[str] = ...) -> None: ...
 
 class GenerateFoleyRequest(_message.Message):
     __slots__ = ("timeline", "options")
@@ -308,7 +310,7 @@ class ClipResult(_message.Message):
     def __init__(self, clip_id: _Optional[str] = ..., status: _Optional[_Union[ClipStatus, str]] = ..., from_cache: _Optional[bool] = ..., file_name: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., report: _Optional[_Union[ClipReport, _Mapping]] = ...) -> None: ...
 
 class ClipReport(_message.Message):
-    __slots__ = ("engine", "model", "parameters", "peak_memory_bytes", "stage_seconds", "notes", "sample_rate", "num_samples", "duration_s", "loudness_lufs", "true_peak_dbtp", "seed", "prompt", "elapsed_s")
+    __slots__ = ("engine", "model", "parameters", "peak_memory_bytes", "stage_seconds", "notes", "sample_rate", "num_samples", "duration_s", "loudness_lufs", "true_peak_dbtp", "seed", "prompt", "elapsed_s", "lora")
     class StageSecondsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -330,6 +332,7 @@ class ClipReport(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_S_FIELD_NUMBER: _ClassVar[int]
+    LORA_FIELD_NUMBER: _ClassVar[int]
     engine: str
     model: str
     parameters: _struct_pb2.Struct
@@ -344,7 +347,8 @@ class ClipReport(_message.Message):
     seed: int
     prompt: str
     elapsed_s: float
-    def __init__(self, engine: _Optional[str] = ..., model: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., peak_memory_bytes: _Optional[int] = ..., stage_seconds: _Optional[_Mapping[str, float]] = ..., notes: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., num_samples: _Optional[int] = ..., duration_s: _Optional[float] = ..., loudness_lufs: _Optional[float] = ..., true_peak_dbtp: _Optional[float] = ..., seed: _Optional[int] = ..., prompt: _Optional[str] = ..., elapsed_s: _Optional[float] = ...) -> None: ...
+    lora: str
+    def __init__(self, engine: _Optional[str] = ..., model: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., peak_memory_bytes: _Optional[int] = ..., stage_seconds: _Optional[_Mapping[str, float]] = ..., notes: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., num_samples: _Optional[int] = ..., duration_s: _Optional[float] = ..., loudness_lufs: _Optional[float] = ..., true_peak_dbtp: _Optional[float] = ..., seed: _Optional[int] = ..., prompt: _Optional[str] = ..., elapsed_s: _Optional[float] = ..., lora: _Optional[str] = ...) -> None: ...
 
 class ClipProblem(_message.Message):
     __slots__ = ("clip_id", "kind", "reason", "name", "track_name", "record_timecode")
