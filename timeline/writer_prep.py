@@ -63,16 +63,18 @@ def _with_global_start(copy: otio.schema.Timeline) -> otio.schema.Timeline:
 
 
 def _tokenized_urls(copy: otio.schema.Timeline) -> dict[str, str]:
-    """Replace every media URL by a token no file system has; return quoted token -> URL."""
-    replacements = {}
-    for index, clip in enumerate(copy.find_clips()):
+    """Replace every media URL by a token no file system has; return quoted token -> URL.
+
+    One token per distinct URL, so clips of one file still share one asset in the FCPXML.
+    """
+    tokens: dict[str, str] = {}
+    for clip in copy.find_clips():
         reference = clip.media_reference
         if isinstance(reference, otio.schema.ExternalReference) and reference.target_url:
-            token = f"foley-url-token://{index}"
-            # Quoted, so token 1 never matches inside token 12; quoteattr escapes & < > and ".
-            replacements[f'"{token}"'] = quoteattr(reference.target_url)
-            reference.target_url = token
-    return replacements
+            url = reference.target_url
+            reference.target_url = tokens.setdefault(url, f"foley-url-token://{len(tokens)}")
+    # Quoted, so token 1 never matches inside token 12; quoteattr escapes & < > and ".
+    return {f'"{token}"': quoteattr(url) for url, token in tokens.items()}
 
 
 def _for_aaf(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

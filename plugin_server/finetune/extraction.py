@@ -9,6 +9,7 @@ prompt has the same number of tokens and any two pairs can share a batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -114,16 +115,25 @@ def extract(
     whose files fail to decode."""
     features: list[PairFeatures] = []
     total = len(plan.pairs)
-    for index, (pair, key) in enumerate(zip(plan.pairs, plan.keys, strict=True)):
-        found = cache.load_pair(key, pair.pair_id, pair.prompt)
-        if found is None:
-            if models is None:
-                raise FinetuneError(f"features of {pair.origin} are not cached; load the encoders")
-            found = extract_pair(pair, models)
-            cache.store_pair(key, found)
-        features.append(found)
-        if on_pair is not None:
-            on_pair(index + 1, total, pair)
+    # The picture and audio encoders stay on the device for the whole pass, not per pair.
+    placed = (
+        models.on_device(models.siglip, models.synchformer, models.vae)
+        if models is not None
+        else contextlib.nullcontext()
+    )
+    with placed:
+        for index, (pair, key) in enumerate(zip(plan.pairs, plan.keys, strict=True)):
+            found = cache.load_pair(key, pair.pair_id, pair.prompt)
+            if found is None:
+                if models is None:
+                    raise FinetuneError(
+                        f"features of {pair.origin} are not cached; load the encoders"
+                    )
+                found = extract_pair(pair, models)
+                cache.store_pair(key, found)
+            features.append(found)
+            if on_pair is not None:
+                on_pair(index + 1, total, pair)
     table = cache.load_text(plan.text_key)
     if table is None or table.prompts != plan.prompts:
         if models is None:
@@ -135,20 +145,20 @@ def extract(
 
 
 def extract_pair(pair: TrainingPair, models: ModelSet) -> PairFeatures:
-    """SigLIP2 + Synchformer features of the picture and the DAC-VAE latent of the audio."""
+    """SigLIP2 + Synchformer features of the picture and the DAC-VAE latent of the audio, with
+    those encoders already where they run (`models.on_device`)."""
     try:
-        with models.on_device(models.siglip, models.synchformer):
-            encoder = FrameEncoder(
-                models.siglip,
-                models.synchformer,
-                siglip_fps=MODEL_CLIP_FPS,
-                chunk_frames=_CHUNK_FRAMES,
-            )
-            picture = encoder.encode(MediaFileSource(pair.picture))
+        encoder = FrameEncoder(
+            models.siglip,
+            models.synchformer,
+            siglip_fps=MODEL_CLIP_FPS,
+            chunk_frames=_CHUNK_FRAMES,
+        )
+        picture = encoder.encode(MediaFileSource(pair.picture))
         excerpt = read_audio(pair.audio.path, pair.audio.start_s, pair.audio.duration_s)
     except (MediaError, ValueError) as error:
         raise FinetuneError(f"{pair.origin} cannot be decoded: {error}") from error
-    with models.on_device(models.vae), torch.inference_mode():
+    with torch.inference_mode():
         audio = torch.from_numpy(excerpt.samples)[None, None].to(models.device)
         latent = models.vae.encode(models.vae.pad_to_hop(audio)).mean[0].float().cpu()
     log.info(

@@ -235,7 +235,7 @@ def _fill_stages(
                     "flops": load.flops,
                     "calls": load.calls,
                     "pixels": load.pixels,
-                    "half": load.half,
+                    "precision": load.precision,
                 },
             }
         )

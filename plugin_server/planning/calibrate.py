@@ -4,7 +4,8 @@ For each stage, over every run of the given benchmark documents (same device kin
 
 - memory: measured peak - resident weights = factor x analytic working bytes + constant,
   by least squares (factor and constant kept non-negative);
-- time: measured seconds = FLOPs / FP32 rate (or half rate) + calls x seconds per call
+- time: measured seconds = FLOPs / rate of its precision (FP32, FP16 or BF16) + calls x seconds
+  per call
   + decoded pixels / pixel rate + constant, by non-negative least squares.
 
 The decoding rate is fitted on the frames stage, the only one that decodes. Several documents
@@ -33,6 +34,8 @@ from plugin_server.planning.calibration import (
     load_calibration,
 )
 from plugin_server.planning.memory_model import STAGES
+
+PRECISIONS = ("float32", "float16", "bfloat16")
 
 
 class CalibrationFitError(ValueError):
@@ -107,7 +110,7 @@ def _samples(documents: Sequence[dict[str, Any]], stage: str, kind: str) -> list
                     "beyond_weights": entry["peak_bytes"] - resident,
                     "seconds": entry["seconds"],
                     "flops": analytic["flops"],
-                    "half": analytic["half"],
+                    "precision": analytic["precision"],
                     "calls": analytic["calls"],
                     "pixels": analytic["pixels"],
                 }
@@ -130,16 +133,11 @@ def _fit_stage(
         factor = previous.working_factor
         fixed = max(0.0, float(np.median(beyond - factor * working)))
 
-    # seconds = FP32 FLOPs / rate + half FLOPs / half rate + calls x cost + pixels x cost + c
+    # seconds = FLOPs / rate of their precision + calls x cost + pixels x cost + constant
     time_matrix = np.array(
         [
-            [
-                0.0 if r["half"] else r["flops"],
-                r["flops"] if r["half"] else 0.0,
-                r["calls"],
-                r["pixels"],
-                1.0,
-            ]
+            [r["flops"] if r["precision"] == precision else 0.0 for precision in PRECISIONS]
+            + [r["calls"], r["pixels"], 1.0]
             for r in rows
         ],
         dtype=float,
@@ -147,13 +145,18 @@ def _fit_stage(
     target = np.array([r["seconds"] for r in rows], dtype=float)
     time_scale = np.maximum(np.abs(time_matrix).max(axis=0), 1e-30)
     coefficients, _ = nnls(time_matrix / time_scale, target)
-    per_flop, per_half_flop, per_call, per_pixel, constant = coefficients / time_scale
+    per_flop, per_half_flop, per_bfloat16_flop, per_call, per_pixel, constant = (
+        coefficients / time_scale
+    )
     observed = time_matrix.any(axis=0)
     constants = StageCalibration(
         working_factor=round(float(factor), 4),
         fixed_bytes=int(fixed),
         flops_per_second=_rate(per_flop, observed[0], previous.flops_per_second),
         half_flops_per_second=_rate(per_half_flop, observed[1], previous.half_flops_per_second),
+        bfloat16_flops_per_second=_rate(
+            per_bfloat16_flop, observed[2], previous.bfloat16_flops_per_second
+        ),
         call_seconds=round(float(per_call), 6),
         fixed_seconds=round(float(constant), 4),
     )

@@ -1,8 +1,8 @@
 """Calibration constants of the memory and time model, kept as data in calibration.json.
 
 Each device kind ("cpu", "cuda") has, per stage: a factor scaling the analytic working memory to
-what was measured, a constant (allocator and runtime workspace), FLOP/s in FP32 and in half
-precision, seconds per network call (Python and launch overhead) and a constant time per stage;
+what was measured, a constant (allocator and runtime workspace), FLOP/s in FP32, FP16 and
+BF16, seconds per network call (Python and launch overhead) and a constant time per stage;
 and, for the whole device, the rate at which source video pixels are decoded. `source` says
 where the numbers came from: a measurement (device, model sizes, date) or, where no device was
 available, an assumption.
@@ -26,14 +26,29 @@ class CalibrationError(ValueError):
 
 @dataclass(frozen=True)
 class StageCalibration:
-    """Constants for one stage on one device kind. Bytes, FLOP/s and seconds."""
+    """Constants for one stage on one device kind. Bytes, FLOP/s and seconds.
+
+    `half_flops_per_second` is FP16's rate, `bfloat16_flops_per_second` BF16's.
+    """
 
     working_factor: float = 1.0
     fixed_bytes: int = 0
     flops_per_second: float = 1e10
     half_flops_per_second: float = 1e10
+    bfloat16_flops_per_second: float = 1e10
     call_seconds: float = 0.0
     fixed_seconds: float = 0.0
+
+    def throughput(self, precision: str) -> float:
+        """FLOP/s for work in `precision` ("float32", "float16" or "bfloat16")."""
+        rates = {
+            "float32": self.flops_per_second,
+            "float16": self.half_flops_per_second,
+            "bfloat16": self.bfloat16_flops_per_second,
+        }
+        if precision not in rates:
+            raise CalibrationError(f"no throughput for precision {precision!r}; use {list(rates)}")
+        return rates[precision]
 
 
 @dataclass(frozen=True)

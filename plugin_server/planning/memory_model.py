@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from plugin_server.planning.model_dims import (
     SYNC_IMAGE_SIZE,
+    SYNC_TOKENS_PER_SEGMENT,
     TEXT_TOKENS,
     ModelDims,
 )
@@ -62,7 +63,8 @@ class StageLoad:
 
     `device_bytes` is working memory on the device; `host_bytes` is what waits on the host
     meanwhile (counted only where the host is the device). `flops` and `calls` are for the whole
-    clip; `pixels` are source pixels decoded. `half` says whether its main work runs in FP16/BF16.
+    clip; `pixels` are source pixels decoded. `precision` is the dtype its main work runs in:
+    "float32", "float16" or "bfloat16" (CPUs run the two half types at very different speeds).
     """
 
     stage: str
@@ -70,8 +72,15 @@ class StageLoad:
     host_bytes: int
     flops: float
     calls: int
-    half: bool
+    precision: str
     pixels: int = 0
+
+
+def compute_precision(settings: GenerationSettings, fp8_available: bool) -> str:
+    """The transformer's compute dtype: the half type, FP32, or BF16 for FP8 weights."""
+    if settings.use_half_precision:
+        return settings.half_precision_dtype
+    return "bfloat16" if settings.fp8_weights and fp8_available else "float32"
 
 
 def network_bytes(
@@ -105,7 +114,7 @@ def stage_loads(
     """Every stage's working memory and work for one clip, keyed by stage name."""
     on_gpu = device_kind == "cuda"
     return {
-        "text": StageLoad("text", _text_bytes(dims), 0, _text_flops(dims), 1, False),
+        "text": StageLoad("text", _text_bytes(dims), 0, _text_flops(dims), 1, "float32"),
         "frames": _frames_load(dims, work, on_gpu, source or SourceVideo()),
         "sampling": _sampling_load(dims, work, fp8_available),
         "decode": _decode_load(dims, work),
@@ -135,6 +144,8 @@ def _frames_load(dims: ModelDims, work: Workload, on_gpu: bool, source: SourceVi
     segments = work.sync_segments_per_call
     sync_half = on_gpu and work.settings.use_half_precision
     sync_element = HALF if sync_half else FLOAT32
+    # Synchformer's autocast is FP16 whatever half_precision_dtype says (as the reference).
+    precision = "float16" if sync_half else "float32"
     sync_device = segments * (
         2 * SYNC_SEGMENT_PIXELS * FLOAT32
         + sync.tokens * (4 * sync.width + sync.mlp_hidden) * sync_element
@@ -150,7 +161,7 @@ def _frames_load(dims: ModelDims, work: Workload, on_gpu: bool, source: SourceVi
     )
     calls = -(-work.image_frames_total // images) + -(-work.sync_segments_total // segments)
     pixels = round(work.duration_s * source.fps) * source.width * source.height
-    return StageLoad("frames", device_bytes, host_bytes, flops, calls, sync_half, pixels)
+    return StageLoad("frames", device_bytes, host_bytes, flops, calls, precision, pixels)
 
 
 def _siglip_flops_per_image(dims: ModelDims) -> float:
@@ -162,8 +173,10 @@ def _siglip_flops_per_image(dims: ModelDims) -> float:
 def _sync_flops_per_segment(dims: ModelDims) -> float:
     sync = dims.synchformer
     blocks = sync.depth * sync.block_parameter_count()
-    # Divided attention: each token attends to 8 (time) and 196 (space) others plus CLS.
-    attention = sync.depth * 4 * sync.tokens * (8 + 196 + 2) * sync.width
+    # Divided attention: each token attends to the 8 of its place in time and the grid x grid
+    # of its time step (196 in the release), plus CLS in each.
+    spatial = (sync.tokens - 1) // SYNC_TOKENS_PER_SEGMENT
+    attention = sync.depth * 4 * sync.tokens * (SYNC_TOKENS_PER_SEGMENT + spatial + 2) * sync.width
     return 2.0 * blocks * sync.tokens + attention
 
 
@@ -197,7 +210,12 @@ def _sampling_load(dims: ModelDims, work: Workload, fp8_available: bool) -> Stag
     flops *= work.transformer_calls
     calls = work.transformer_calls
     return StageLoad(
-        "sampling", device_bytes, host_bytes, flops, calls, settings.use_half_precision
+        "sampling",
+        device_bytes,
+        host_bytes,
+        flops,
+        calls,
+        compute_precision(settings, fp8_available),
     )
 
 
@@ -223,7 +241,7 @@ def _decode_load(dims: ModelDims, work: Workload) -> StageLoad:
     device_bytes = frames * widest * FLOAT32
     host_bytes = 2 * work.audio_samples * FLOAT32
     flops = _vae_flops_per_frame(dims) * work.latent_frames_total
-    return StageLoad("decode", device_bytes, host_bytes, flops, work.vae_calls, False)
+    return StageLoad("decode", device_bytes, host_bytes, flops, work.vae_calls, "float32")
 
 
 def _vae_flops_per_frame(dims: ModelDims) -> float:

@@ -142,7 +142,7 @@ def _stage_estimate(
     calibration = constants.stage(load.stage)
     analytic = load.device_bytes + (load.host_bytes if host_is_device else 0)
     working = int(analytic * calibration.working_factor) + calibration.fixed_bytes
-    throughput = calibration.half_flops_per_second if load.half else calibration.flops_per_second
+    throughput = calibration.throughput(load.precision)
     seconds = (
         load.flops / throughput
         + load.calls * calibration.call_seconds

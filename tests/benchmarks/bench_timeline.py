@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=10_000)
     parser.add_argument("--aaf-clips", type=int, default=1_000)
-    parser.add_argument("--fcpxml-clips", type=int, default=10_000)
+    parser.add_argument("--fcpxml-clips", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(

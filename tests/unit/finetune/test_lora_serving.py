@@ -252,3 +252,52 @@ def test_the_wire_option_becomes_the_lora_parameter() -> None:
 def test_a_lora_name_that_is_not_a_plain_folder_name_is_refused(name: str) -> None:
     with pytest.raises(PresetError, match="must be the name of a LoRA adapter folder"):
         GenerationSettings().with_overrides({"lora": name})
+
+
+def test_the_clip_report_on_the_wire_names_the_adapter(tmp_path: Path) -> None:
+    from plugin_server.engines.base import EngineReport
+    from plugin_server.pipeline.records import AudioFileFacts, ClipOutcome
+    from plugin_server.server.translate import report_message
+
+    def outcome(parameters: dict) -> ClipOutcome:
+        return ClipOutcome(
+            clip_id="c1",
+            path=tmp_path / "c1.wav",
+            file_name="c1.wav",
+            from_cache=False,
+            report=EngineReport("hunyuan", "HunyuanVideo-Foley XXL", parameters, 0, {}),
+            audio=AudioFileFacts(48_000, 48_000, 100, "0" * 64),
+            prompt="",
+            seed=0,
+            elapsed_s=1.0,
+        )
+
+    assert report_message(outcome({"lora": "studio", "lora_sha256": "ab"})).lora == "studio"
+    assert report_message(outcome({})).lora == ""
+
+
+def test_generate_applies_the_named_adapter_end_to_end(
+    lora_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finetune_data import timeline_with_foley
+
+    from plugin_server.cli import main
+
+    edit = timeline_with_foley(tmp_path, picture_frames=(30,))
+    common = [
+        *("generate", str(edit), "--engine", "hunyuan", "--weights"),
+        str(shared_weights().root),
+    ]
+    common += ["--device", "cpu", "--steps", "2", "--param", "use_half_precision=false", "--quiet"]
+    common += ["--lora-dir", str(lora_dir)]
+
+    def audio(output: str, *extra: str) -> bytes:
+        code = main([*common, "-o", str(tmp_path / output), *extra])
+        assert code == 0, capsys.readouterr().err
+        (wav,) = (tmp_path / f"{Path(output).stem}_audio").glob("*.wav")
+        return wav.read_bytes()
+
+    assert audio("plain.otio") != audio("studio.otio", "--lora", "studio")
+    code = main([*common, "-o", str(tmp_path / "x.otio"), "--lora", "nope"])
+    assert code == 2
+    assert "LoRA 'nope' is not in" in capsys.readouterr().err

@@ -8,13 +8,14 @@ from plugin_server.planning.calibrate import CalibrationFitError, fit_calibratio
 from plugin_server.planning.memory_model import STAGES
 
 FACTOR, FIXED = 1.7, 12_000_000
-FLOPS_PER_S, HALF_FLOPS_PER_S, CALL_S, CONSTANT_S = 2e10, 4e9, 0.003, 0.2
+FLOPS_PER_S, HALF_FLOPS_PER_S, BFLOAT16_FLOPS_PER_S = 2e10, 4e9, 3e10
+CALL_S, CONSTANT_S = 0.003, 0.2
 PIXELS_PER_S = 5e8
 
 
 def _run(index: int) -> dict:  # type: ignore[type-arg]
     stages = []
-    half = index % 2 == 1
+    precision = ("float32", "float16", "bfloat16")[index % 3]
     for number, name in enumerate(STAGES):
         working = (index + 1) * 10_000_000 * (number + 1)
         resident = 50_000_000 + number * 1_000_000
@@ -22,7 +23,11 @@ def _run(index: int) -> dict:  # type: ignore[type-arg]
         calls = 10 + (index * 3) % 7 * 5  # not a linear function of the FLOPs
         # Clip sizes vary apart from lengths, so decoding cost can be told from FLOPs.
         pixels = ((index * 7) % 5 + 1) * 2_000_000 if name == "frames" else 0
-        rate = HALF_FLOPS_PER_S if half else FLOPS_PER_S
+        rate = {
+            "float32": FLOPS_PER_S,
+            "float16": HALF_FLOPS_PER_S,
+            "bfloat16": BFLOAT16_FLOPS_PER_S,
+        }[precision]
         seconds = flops / rate + calls * CALL_S + pixels / PIXELS_PER_S + CONSTANT_S
         stages.append(
             {
@@ -36,7 +41,7 @@ def _run(index: int) -> dict:  # type: ignore[type-arg]
                     "flops": flops,
                     "calls": calls,
                     "pixels": pixels,
-                    "half": half,
+                    "precision": precision,
                 },
             }
         )
@@ -56,7 +61,7 @@ def _document(runs: int) -> dict:  # type: ignore[type-arg]
 
 
 def test_fit_recovers_memory_and_time_constants() -> None:
-    fitted = fit_calibration([_document(8)], ["synthetic"])
+    fitted = fit_calibration([_document(12)], ["synthetic"])
     assert fitted.decoded_pixels_per_second == pytest.approx(PIXELS_PER_S, rel=0.02)
     for name in STAGES:
         stage = fitted.stage(name)
@@ -64,6 +69,7 @@ def test_fit_recovers_memory_and_time_constants() -> None:
         assert stage.fixed_bytes == pytest.approx(FIXED, rel=0.02)
         assert stage.flops_per_second == pytest.approx(FLOPS_PER_S, rel=0.02)
         assert stage.half_flops_per_second == pytest.approx(HALF_FLOPS_PER_S, rel=0.02)
+        assert stage.bfloat16_flops_per_second == pytest.approx(BFLOAT16_FLOPS_PER_S, rel=0.02)
         assert stage.call_seconds == pytest.approx(CALL_S, rel=0.05)
 
 
