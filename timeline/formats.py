@@ -24,6 +24,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from timeline import bundles
+from timeline.edl import edl_clock
 from timeline.errors import (
     EmptyTimeline,
     MalformedTimeline,
@@ -137,13 +138,15 @@ def read_timeline(
     format: str | None = None,
     timeline_name: str | None = None,
     source_name: str | None = None,
+    edl_rate: float | None = None,
 ) -> LoadedTimeline:
     """Read a timeline from a path (str or Path) or from bytes, in any readable format.
 
     The format is sniffed from the content unless given; the file name's suffix is used only
     when sniffing finds nothing. A file holding several timelines (FCPXML libraries and events,
     AAF with several top-level compositions) gives the one named `timeline_name`, else the first,
-    and lists the others in `available_names`. Raises only TimelineError subclasses.
+    and lists the others in `available_names`. An EDL is read at `edl_rate` when given, else
+    at the rate its timecodes imply (see `timeline.edl`). Raises only TimelineError subclasses.
     """
     path: Path | None = None
     if isinstance(source, bytes | bytearray | memoryview):
@@ -178,7 +181,7 @@ def read_timeline(
                 file=name,
             )
 
-    parsed = _parse(chosen, data, path, name)
+    parsed = _parse(chosen, data, path, name, edl_rate, notes)
     timeline, names, selection_notes = select_timeline(parsed, timeline_name, name)
     notes.extend(selection_notes)
     offset_note = normalize_negative_track_starts(timeline)
@@ -221,7 +224,14 @@ def _read_bytes(path: Path, name: str) -> bytes:
         ) from error
 
 
-def _parse(chosen: str, data: bytes | None, path: Path | None, name: str) -> object:
+def _parse(
+    chosen: str,
+    data: bytes | None,
+    path: Path | None,
+    name: str,
+    edl_rate: float | None,
+    notes: list[str],
+) -> object:
     adapter = ADAPTERS[chosen]
     try:
         if chosen == "otiod":
@@ -244,6 +254,8 @@ def _parse(chosen: str, data: bytes | None, path: Path | None, name: str) -> obj
             raise MalformedTimeline(
                 "XML entity declarations are not accepted in timelines", file=name
             )
+        if chosen == "edl":
+            return _parse_edl(text, edl_rate, notes)
         return otio.adapters.read_from_string(text, adapter_name=adapter)
     except TimelineError:
         raise
@@ -254,6 +266,19 @@ def _parse(chosen: str, data: bytes | None, path: Path | None, name: str) -> obj
         raise MalformedTimeline(
             f"not a valid {chosen} file: {type(error).__name__}: {_short(error)}", file=name
         ) from error
+
+
+def _parse_edl(text: str, rate: float | None, notes: list[str]) -> object:
+    clock = edl_clock(text, rate)
+    if clock.inferred:
+        notes.append(
+            f"the EDL names no frame rate; read at {clock.rate:.5g} fps from its timecodes "
+            "(pass the rate if that is wrong)"
+        )
+    parsed = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=clock.rate)
+    if clock.drop_frame is not None and isinstance(parsed, otio.schema.Timeline):
+        parsed.metadata[NAMESPACE] = {"drop_frame": clock.drop_frame}
+    return parsed
 
 
 def _decode(data: bytes, chosen: str, name: str) -> str:

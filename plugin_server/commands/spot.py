@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OLD=NEW",
         help="replace the path prefix OLD by NEW to find media (repeatable, tried in order)",
     )
+    parser.add_argument(
+        "--edl-rate",
+        type=float,
+        metavar="FPS",
+        help="frame rate of an EDL (default: inferred from its timecodes)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON array, one per clip")
 
 

@@ -9,7 +9,6 @@ to 48 kHz when its latents are extracted, and the files concerned are listed in 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 
 from plugin_server.engines.base import SAMPLE_RATE
@@ -18,8 +17,6 @@ from plugin_server.finetune.errors import DatasetError
 from plugin_server.finetune.pairs import Discovery, TrainingPair
 from plugin_server.media.decode import MediaFileSource
 from plugin_server.media.errors import MediaError
-
-log = logging.getLogger(__name__)
 
 MIN_PAIR_S = 0.64
 """Shortest pair trained on: one Synchformer segment (16 frames at 25 fps)."""
@@ -96,8 +93,6 @@ def validate(discovery: Discovery, *, batch_size: int, skip_bad_pairs: bool = Fa
             f"the training data has {len(problems)} problem(s); nothing was trained "
             "(fix them, or pass --skip-bad-pairs to train on the good pairs only):",
         )
-    for note in notes:
-        log.info("%s", note)
     return Dataset(tuple(good), tuple(notes))
 
 

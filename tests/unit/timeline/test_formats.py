@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
@@ -27,6 +28,7 @@ from timeline.formats import (
     writable_formats,
 )
 from timeline.sniffing import sniff_format
+from timeline.spotting import spot_clips
 
 
 @pytest.mark.parametrize(
@@ -188,3 +190,43 @@ def test_bytes_round_trip_in_every_byte_format():
         assert back.format == format
         frames = [c.duration().to_frames() for c in back.timeline.video_tracks()[0].find_clips()]
         assert frames == [10, 12, 8], format
+
+
+PAL_EDL = b"""TITLE: pal cut
+001  AX       V     C        10:00:00:00 10:00:01:00 01:00:00:00 01:00:01:00
+* FROM CLIP NAME:  A
+002  AX       V     C        10:00:05:24 10:00:06:10 01:00:01:00 01:00:01:11
+* FROM CLIP NAME:  B
+"""
+NTSC_DF_EDL = b"""TITLE: ntsc cut
+FCM: DROP FRAME
+001  AX       V     C        00:59:59;28 01:00:01;00 01:00:00;00 01:00:01;02
+* FROM CLIP NAME:  A
+"""
+
+
+def test_edl_rate_is_inferred_from_its_timecodes():
+    pal = read_timeline(PAL_EDL)
+    assert any("25 fps" in note for note in pal.notes)
+    clips = spot_clips(pal.timeline)
+    assert clips[0].rate == Fraction(25)
+    assert [(c.record_start_frame, c.record_duration_frames) for c in clips] == [(0, 25), (25, 11)]
+    assert clips[1].record_timecode == "01:00:01:00"
+    assert clips[1].media_timecode == "10:00:05:24"
+
+
+def test_drop_frame_edl_reads_at_2997_with_drop_frame_timecode():
+    loaded = read_timeline(NTSC_DF_EDL)
+    [clip] = spot_clips(loaded.timeline)
+    assert clip.rate == Fraction(30000, 1001)
+    assert clip.record_timecode == "01:00:00;00"
+    assert clip.record_duration_frames == 32  # 59;28 -> 01;00 crosses the dropped ;00 and ;01
+
+
+def test_explicit_edl_rate_wins():
+    loaded = read_timeline(PAL_EDL, edl_rate=25)
+    assert spot_clips(loaded.timeline)[0].rate == Fraction(25)
+    assert not any("fps" in note for note in loaded.notes)
+    # At 30 fps clip B's source (24 frames past :05) no longer matches its record length.
+    with pytest.raises(MalformedTimeline, match="clip B"):
+        read_timeline(PAL_EDL, edl_rate=30)
