@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("timeline", help="timeline file (.otio, .otioz, .otiod, .xml, ...)")
     parser.add_argument(
         "--format",
-        choices=readable_formats(),
-        help="the timeline's format (default: detected from the content)",
+        help=f"the timeline's format: {', '.join(readable_formats())} "
+        "(default: detected from the content)",
     )
     parser.add_argument(
         "--timeline-name",

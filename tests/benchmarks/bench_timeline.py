@@ -116,6 +116,7 @@ def run_format(
     output = folder / f"result.{format}"
     write_s, _ = timed(lambda: write_timeline(result, format, output), repeat)
     row: dict[str, object] = {
+        "runs": repeat,
         "clips": len(edit.find_clips()),
         "spotted": len(generated),
         "file_bytes": source.stat().st_size,
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             "opentimelineio": otio.__version__,
             "platform": platform.platform(),
         },
-        "repeat": args.repeat,
+        "repeat_otio": args.repeat,
         "results": results,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
