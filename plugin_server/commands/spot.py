@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from timeline.errors import TimelineError
 from timeline.formats import read_timeline, readable_formats
@@ -56,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         media_map = media_map_from(args.media_map, args.media_root)
         loaded = read_timeline(args.timeline, format=args.format, timeline_name=args.timeline_name)
-        clips = spot_clips(loaded.timeline, media_map, source_name=loaded.source_name)
+        clips = spot_clips(
+            loaded.timeline,
+            media_map,
+            media_start_timecode=_file_start_timecode,
+            source_name=loaded.source_name,
+        )
     except TimelineError as error:
         print(f"foley-server spot: {error}", file=sys.stderr)
         return 2
@@ -67,6 +73,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(loaded.timeline.name, loaded.format, clips)
     return 0
+
+
+def _file_start_timecode(path: Path) -> float | None:
+    """The media file's own start timecode (seconds since midnight), as the server reads it."""
+    # Imported here: PyAV is only needed when the timeline gives no media start of its own.
+    from plugin_server.media.probe import probe
+
+    return probe(path).start_timecode_s
 
 
 def _print_table(name: str, format: str, clips: list[SpottedClip]) -> None:
