@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test test-fast lint proto bench images clean
+.PHONY: venv run test lint proto bench images clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,10 @@ proto: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/foley-server bench --json tests/benchmarks/results/presets_cpu.json
 
+# IMAGE_ARGS, e.g. on a machine without Docker Hub:
+#   IMAGE_ARGS="--base-image foley-base:bookworm-python3.11 --wheelhouse-from-pip-config"
 images: $(STAMP)
-	$(BIN)/python images/build.py
+	$(BIN)/python images/build.py $(IMAGE_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

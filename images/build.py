@@ -441,6 +441,8 @@ def layer_sizes(client: Any, tag: str) -> tuple[LayerSize, ...]:
 def _instruction(created_by: str) -> str:
     """A history entry as a short Dockerfile line: `COPY -> /opt/venv`, `RUN mkdir ...`."""
     text = created_by.strip()
+    if not text:
+        return "(base image)"
     if "#(nop)" in text:
         text = text.partition("#(nop)")[2].strip()
         copy = re.match(r"(COPY|ADD) \S+ in (\S+)", text)
@@ -468,7 +470,7 @@ def build_family(options: BuildOptions, *, echo: bool = True) -> list[BuiltImage
             context.weight_bytes / 1e6,
             context.torch_index_url or "none",
         )
-        for preset in options.presets:
+        for index, preset in enumerate(options.presets):
             tag = options.tag(preset)
             log.info("building %s from base %s", tag, options.base_image)
             started = time.monotonic()
@@ -477,7 +479,8 @@ def build_family(options: BuildOptions, *, echo: bool = True) -> list[BuiltImage
                 context.path,
                 tag,
                 build_args(options, preset, context),
-                no_cache=options.no_cache,
+                # --no-cache rebuilds the shared layers once; later presets reuse them.
+                no_cache=options.no_cache and index == 0,
                 echo=echo,
             )
             seconds = time.monotonic() - started
@@ -588,7 +591,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="extra CA certificates (PEM) pip trusts while building, for TLS-intercepting "
         "proxies; not kept in the image; repeatable",
     )  # fmt: skip
-    parser.add_argument("--no-cache", action="store_true", help="do not reuse cached layers")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild every layer (once: the other presets reuse the fresh shared layers)",
+    )
     parser.add_argument("--push", action="store_true", help="push the tags after building")
     parser.add_argument("--quiet", action="store_true", help="do not echo the build log")
     parser.add_argument("--report", type=Path, default=None, help="write a JSON report here")

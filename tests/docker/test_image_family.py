@@ -299,6 +299,27 @@ def test_baked_weights_are_readable_but_not_writable_by_the_user(
     assert int(lines["files"]) >= 4  # transformer, Synchformer, VAE, config, encoders
 
 
+def test_image_carries_every_file_of_the_packages(family: Family, docker_client: Any) -> None:
+    """The code is installed as a wheel would be: data files missing from pyproject's
+    package-data (presets, calibration tables, ...) would be missing at run time."""
+    expected = sorted(
+        str(path.relative_to(REPO_ROOT))
+        for package in ("plugin_server", "timeline")
+        for path in (REPO_ROOT / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+    listing = run_in_image(
+        docker_client,
+        family.tags["default"],
+        "sh",
+        "-c",
+        "cd /opt/foley/app && find plugin_server timeline -type f ! -name '*.pyc'",
+    )
+    installed = set(listing.split())
+    missing = [path for path in expected if path not in installed]
+    assert missing == [], f"not installed (add them to pyproject's package-data): {missing}"
+
+
 def test_build_secrets_and_ca_are_not_in_the_runtime_image(
     family: Family, docker_client: Any
 ) -> None:

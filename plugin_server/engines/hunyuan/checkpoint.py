@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import struct
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,7 +131,29 @@ def save_safetensors(
     partial = path.with_name(path.name + ".partial")
     tensors = {key: value.detach().to("cpu").contiguous() for key, value in state.items()}
     save_file(tensors, str(partial), metadata=dict(metadata) if metadata else None)
+    _sort_header_metadata(partial)
     partial.replace(path)
+
+
+def _sort_header_metadata(path: Path) -> None:
+    """Rewrite the header's `__metadata__` in sorted key order, in place.
+
+    The safetensors writer keeps metadata in a hash map, so the same checkpoint converted twice
+    would differ byte for byte; image builds cache weights layers by content, so make it stable.
+    The header keeps its length (same keys, same compact JSON, same space padding).
+    """
+    with path.open("r+b") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        raw = handle.read(length)
+        header = json.loads(raw)
+        if "__metadata__" not in header:
+            return
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        rewritten = json.dumps(header, separators=(",", ":")).encode()
+        if len(rewritten) > length:
+            return  # a writer using another JSON style: leave its header as written
+        handle.seek(8)
+        handle.write(rewritten.ljust(length, b" "))
 
 
 def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
