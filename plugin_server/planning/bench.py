@@ -258,22 +258,25 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run every case and return the JSON document (see docs/presets.md for its fields).
 
-    With `repeat` > 1 each case runs that many times and the fastest run is kept: on a shared
-    machine the slower runs measure the neighbours, not the preset. Peaks barely vary.
+    With `repeat` > 1 every case runs once per pass, `repeat` passes in all, and each case keeps
+    its fastest run: on a shared machine the slower runs measure the neighbours, not the
+    preset, and passes spread a drifting load over all cases alike. Peaks barely vary.
     """
-    results: list[BenchResult] = []
+    best: dict[str, BenchResult] = {}
     dims: ModelDims | None = None
     warm_up = replace(clip, duration_s=min(1.0, clip.duration_s))
     # One short unrecorded run first: imports and one-time allocations would otherwise be
     # charged to the first case.
     run_case(cases[0], warm_up, weights, device, engine_options)
-    for case in cases:
-        log.info("benchmark case %s", case.name)
-        runs = [run_case(case, clip, weights, device, engine_options) for _ in range(repeat)]
-        result, dims = min(runs, key=lambda run: run[0].wall_s)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    for number in range(repeat):
+        for case in cases:
+            log.info("benchmark case %s, pass %d/%d", case.name, number + 1, repeat)
+            result, dims = run_case(case, clip, weights, device, engine_options)
+            if case.name not in best or result.wall_s < best[case.name].wall_s:
+                best[case.name] = result
+            if on_result is not None:
+                on_result(result)
+    results = [best[case.name] for case in cases]
     return bench_document(results, clip, device, model_size, dims, repeat=repeat)
 
 
