@@ -30,7 +30,7 @@ proto: $(STAMP)
 	$(BIN)/python -m plugin_server.proto_build
 
 bench: $(STAMP)
-	$(BIN)/foley-server bench --json tests/benchmarks/results/presets_cpu.json
+	$(BIN)/foley-server bench --repeat 2 --json tests/benchmarks/results/presets_cpu.json
 
 # IMAGE_ARGS, e.g. on a machine without Docker Hub:
 #   IMAGE_ARGS="--base-image foley-base:bookworm-python3.11 --wheelhouse-from-pip-config"

@@ -66,12 +66,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from plugin_server.engines.base import EngineError
-    from plugin_server.engines.registry import EngineConfig, create_engine
+    from plugin_server.engines.registry import EngineConfig
     from plugin_server.executors import ExecutorUnavailable
     from plugin_server.pipeline.devices import DeviceUnavailable
     from plugin_server.pipeline.errors import PipelineError
     from plugin_server.pipeline.local import LocalRun
     from plugin_server.pipeline.request import AudioSpec, GenerationRequest
+    from plugin_server.planning.fallback import with_oom_fallback
     from plugin_server.presets import PresetError
     from timeline.errors import TimelineError
 
@@ -103,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
                 device=choice.device,
                 options=choice.engine_options,
             ),
-            engine_factory=create_engine,
+            engine_factory=with_oom_fallback,
             device=choice.device,
             workers=args.workers,
             cache_dir=args.cache_dir.resolve() if args.cache_dir else None,

@@ -33,25 +33,28 @@ def write_chart(document: dict[str, Any], path: Path) -> Path:
     figure, (memory_axis, time_axis) = pyplot.subplots(
         1, 2, figsize=(15, 0.45 * len(rows) + 2.5), sharey=True
     )
+    measured = document["kind"] == "measurement"
+    peak_key, seconds_key = (
+        ("peak_bytes", "seconds") if measured else ("predicted_peak_bytes", "predicted_seconds")
+    )
     height = 0.8 / max(1, len(stages))
     for offset, stage in enumerate(stages):
         positions = [i - 0.4 + (offset + 0.5) * height for i in range(len(rows))]
-        values = [_value(_stage(row, stage), "peak_bytes") / MIB for row in rows]
+        values = [_value(_stage(row, stage), peak_key) / MIB for row in rows]
         memory_axis.barh(positions, values, height, color=_STAGE_COLOURS[stage], label=stage)
     predicted = [row["predicted_peak_memory_bytes"] / MIB for row in rows]
     memory_axis.scatter(predicted, range(len(rows)), marker="|", s=300, color="black", zorder=3)
     memory_axis.set_xlabel("peak memory per stage (MiB); | = planner's predicted clip peak")
-    measured = document["kind"] == "measurement"
     left = [0.0] * len(rows)
     for stage in stages:
-        key = "seconds" if measured else "predicted_seconds"
-        values = [_value(_stage(row, stage), key) for row in rows]
+        values = [_value(_stage(row, stage), seconds_key) for row in rows]
         time_axis.barh(range(len(rows)), values, 0.7, left=left, color=_STAGE_COLOURS[stage])
         left = [a + b for a, b in zip(left, values, strict=True)]
     time_axis.set_xlabel("wall time per stage (s), stacked")
     memory_axis.set_yticks(range(len(rows)), names)
     memory_axis.invert_yaxis()
-    memory_axis.legend(loc="lower right", fontsize="small")
+    handles, labels = memory_axis.get_legend_handles_labels()
+    time_axis.legend(handles, labels, loc="lower right", fontsize="small")
     device = document["device"]
     clip = document["clip"]
     what = "measured" if measured else "PREDICTED by the planner (not measured)"

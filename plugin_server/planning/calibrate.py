@@ -58,12 +58,9 @@ def fit_calibration(
         raise CalibrationFitError("need at least 3 measured runs per stage to fit the planner")
     fits = {stage: _fit_stage(rows, previous.stage(stage)) for stage, rows in samples.items()}
     stages = {stage: constants for stage, (constants, _) in fits.items()}
-    seconds_per_pixel = fits["frames"][1]
-    pixel_rate = (
-        float(f"{1.0 / seconds_per_pixel:.4g}")
-        if seconds_per_pixel > 0
-        else previous.decoded_pixels_per_second
-    )
+    # The decoding cost, or 0 when the runs could not tell it from the frames stage's other
+    # terms (they then carry it): either way the stage's fit stays self-consistent.
+    seconds_per_pixel = float(f"{fits['frames'][1]:.4g}")
     devices = sorted({document["device"]["description"] for document in documents})
     described = "; ".join(
         f"{document['model_size']} model, {document['clip']['duration_s']:g} s clip, "
@@ -78,7 +75,7 @@ def fit_calibration(
             f"from {', '.join(sources)}"
         ),
         stages=stages,
-        decoded_pixels_per_second=pixel_rate,
+        seconds_per_decoded_pixel=seconds_per_pixel,
     )
 
 

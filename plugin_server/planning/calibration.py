@@ -58,7 +58,8 @@ class DeviceCalibration:
     `runtime_bytes` is memory the process or context holds before any model is loaded (CUDA
     context, or the interpreter and libraries on CPU); it is reported apart from clip peaks.
     `host_to_device_bytes_per_second` prices stage-wise offload (0 where there is no transfer).
-    `decoded_pixels_per_second` prices decoding the source video in the frames stage.
+    `seconds_per_decoded_pixel` prices decoding the source video in the frames stage (0 where
+    the fit folded decoding into the stage's other terms).
     """
 
     kind: str
@@ -66,7 +67,7 @@ class DeviceCalibration:
     stages: dict[str, StageCalibration]
     runtime_bytes: int = 0
     host_to_device_bytes_per_second: float = 0.0
-    decoded_pixels_per_second: float = 1e9
+    seconds_per_decoded_pixel: float = 0.0
 
     def stage(self, name: str) -> StageCalibration:
         try:
@@ -113,7 +114,7 @@ def _load_all(path: Path) -> dict[str, DeviceCalibration]:
                 host_to_device_bytes_per_second=float(
                     section.get("host_to_device_bytes_per_second", 0.0)
                 ),
-                decoded_pixels_per_second=float(section.get("decoded_pixels_per_second", 1e9)),
+                seconds_per_decoded_pixel=float(section.get("seconds_per_decoded_pixel", 0.0)),
             )
         except (KeyError, TypeError) as error:
             raise CalibrationError(

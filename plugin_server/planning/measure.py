@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,11 @@ def _reset_cpu_peak() -> None:
         ) from error
 
 
+@cache
 def _glibc() -> ctypes.CDLL | None:
-    """The C library if it is glibc (mallopt, malloc_trim); None elsewhere (musl, macOS)."""
+    """The C library if it is glibc (mallopt, malloc_trim); None elsewhere (musl, macOS).
+
+    Looked up once: find_library runs ldconfig, far too slow for every stage boundary."""
     name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(name) if name else None
     if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):

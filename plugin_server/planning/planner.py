@@ -146,7 +146,7 @@ def _stage_estimate(
     seconds = (
         load.flops / throughput
         + load.calls * calibration.call_seconds
-        + load.pixels / constants.decoded_pixels_per_second
+        + load.pixels * constants.seconds_per_decoded_pixel
         + calibration.fixed_seconds
     )
     if offloaded and constants.host_to_device_bytes_per_second > 0:

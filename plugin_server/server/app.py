@@ -17,8 +17,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from plugin_server.engines.registry import create_engine
 from plugin_server.pipeline.engine_set import EngineFactory
+from plugin_server.planning.fallback import with_oom_fallback
 from plugin_server.proto_gen.foley.v1 import foley_pb2, foley_pb2_grpc
 from plugin_server.server.config import ServerConfig
 from plugin_server.server.security.auth import BearerTokenInterceptor
@@ -36,7 +36,9 @@ _CANCEL_SETTLE_S = 10.0
 class FoleyServer:
     """Start with start(); stop with stop() (idempotent). `port` is the bound gRPC port."""
 
-    def __init__(self, config: ServerConfig, engine_factory: EngineFactory = create_engine) -> None:
+    def __init__(
+        self, config: ServerConfig, engine_factory: EngineFactory = with_oom_fallback
+    ) -> None:
         self.config = config
         self.service = FoleyService(config, engine_factory)
         self.port = 0

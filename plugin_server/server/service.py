@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from typing import TypeVar
 
 from plugin_server.engines.base import EngineInfo
-from plugin_server.engines.registry import EngineConfig, create_engine, engine_names
+from plugin_server.engines.registry import EngineConfig, engine_names
 from plugin_server.executors import create_executor
 from plugin_server.pipeline.cache import ResultCache
 from plugin_server.pipeline.clip_runner import ClipDestination
@@ -36,6 +36,7 @@ from plugin_server.pipeline.plan import (
 from plugin_server.pipeline.records import Plan, ProblemKind
 from plugin_server.pipeline.request import GenerationRequest
 from plugin_server.pipeline.runner import ResultDestination, execute_job
+from plugin_server.planning.fallback import with_oom_fallback
 from plugin_server.presets import AUTO_PRESET, BUILTIN_PRESETS, Preset, load_preset
 from plugin_server.server.config import AUDIO_CHUNK_BYTES, ServerConfig
 from plugin_server.server.errors import ServerBusy, ShuttingDown
@@ -134,7 +135,9 @@ class Capabilities:
 class FoleyService:
     """One deployment's jobs, workers, cache and policies. Thread-safe."""
 
-    def __init__(self, config: ServerConfig, engine_factory: EngineFactory = create_engine) -> None:
+    def __init__(
+        self, config: ServerConfig, engine_factory: EngineFactory = with_oom_fallback
+    ) -> None:
         self.config = config
         self.policy = PathPolicy(config.media_roots, config.output_root)
         # The executor (local worker pool or Ray actors) makes and describes the engines.

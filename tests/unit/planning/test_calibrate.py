@@ -62,7 +62,7 @@ def _document(runs: int) -> dict:  # type: ignore[type-arg]
 
 def test_fit_recovers_memory_and_time_constants() -> None:
     fitted = fit_calibration([_document(12)], ["synthetic"])
-    assert fitted.decoded_pixels_per_second == pytest.approx(PIXELS_PER_S, rel=0.02)
+    assert fitted.seconds_per_decoded_pixel == pytest.approx(1 / PIXELS_PER_S, rel=0.02)
     for name in STAGES:
         stage = fitted.stage(name)
         assert stage.working_factor == pytest.approx(FACTOR, rel=0.01)
