@@ -89,7 +89,7 @@ def _cpu_capacity() -> DeviceCapacity:
     total, available = _host_memory()
     return DeviceCapacity(
         name="cpu",
-        description=f"{_cpu_model()} ({os.cpu_count()} logical cores)",
+        description=f"{cpu_model()} ({os.cpu_count()} logical cores)",
         total_bytes=total,
         free_bytes=available,
     )
@@ -107,7 +107,8 @@ def _host_memory() -> tuple[int, int]:
         return 8 * GIB, 8 * GIB
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("CPU" when unknown), for naming benchmark hosts."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError as error:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from plugin_server.planning.device import cpu_model
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "tests" / "data" / "reference" / "hunyuan_foley_io" / "dac_manifest.json"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,13 +32,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _rss_bytes() -> int:
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * resource.getpagesize()
-
-
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def _measure(args: argparse.Namespace) -> None:
@@ -100,7 +94,7 @@ def main() -> int:
             runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
             runs[mode]["audio"] = torch.load(output)
         difference = float((runs["whole"].pop("audio") - runs["chunked"].pop("audio")).abs().max())
-    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else _cpu_name()
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_model()
     result = {
         "benchmark": "dac_chunked_decode",
         "device": args.device,

@@ -30,6 +30,8 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from plugin_server.planning.device import cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results" / "decode.json"
 SPECS = (
     ("8 fps 512x512 stretch rgb24", 8, 512, 512, "stretch"),
@@ -184,16 +186,6 @@ def measure(mode: str, clip: Path, seconds: float, repeats: int) -> dict[str, ob
     }
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -237,7 +229,7 @@ def main() -> int:
         "clip_seconds": args.seconds,
         "specs": [name for name, *_ in SPECS],
         "device": {
-            "cpu": cpu_name(),
+            "cpu": cpu_model(),
             "logical_cpus": os.cpu_count(),
             "load_average_at_end": os.getloadavg(),
             "python": platform.python_version(),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from plugin_server.planning.device import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "finetune_cpu.json"
 THREADS = 2
@@ -122,16 +123,6 @@ def _rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
@@ -182,7 +173,7 @@ def main() -> int:
         "benchmark": "LoRA fine-tuning step, gradient checkpointing off vs on",
         "device": {
             "kind": "cpu",
-            "cpu": cpu_name(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "torch_threads": THREADS,
             "torch": torch.__version__,

@@ -23,14 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from plugin_server.planning.device import cpu_model
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return platform.processor() or "unknown"
 
 
 def docker_version() -> str:
@@ -71,7 +66,7 @@ def main() -> int:
         warm_s, warm = timed_build(build_arguments, Path(folder) / "warm.json")
     results = {
         "benchmark": "image family build (images/build.py)",
-        "host": {"cpu": cpu_name(), "cores": os.cpu_count(), "machine": platform.machine()},
+        "host": {"cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine()},
         "docker_engine": docker_version(),
         "build_arguments": build_arguments,
         "no_cache_build_s": round(cold_s, 1),

@@ -33,6 +33,7 @@ from plugin_server.demo.media import FramesInMemory, WalkingFigure, render_frame
 from plugin_server.engines.base import ClipRequest  # noqa: E402
 from plugin_server.engines.procedural import ProceduralEngine  # noqa: E402
 from plugin_server.engines.procedural.analysis import analysis_spec  # noqa: E402
+from plugin_server.planning.device import cpu_model  # noqa: E402
 
 PROMPTS = (
     "footsteps",
@@ -109,7 +110,7 @@ def main() -> int:
         "timing": "best of `repeat` runs; analysis_s/synthesis_s are that run's wall stages; "
         "realtime_factor = clip seconds / CPU seconds on one core",
         "device": {
-            "cpu": _cpu_name(),
+            "cpu": cpu_model(),
             "cores_used": 1,
             "core": core,
             "machine": platform.machine(),
@@ -133,16 +134,6 @@ def main() -> int:
     args.output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"worst {worst:.0f}x real time (target {TARGET_REALTIME:.0f}x); wrote {args.output}")
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from plugin_server.engines.registry import EngineConfig, create_engine  # noqa: 
 from plugin_server.executors import ExecutorSettings, RaySettings  # noqa: E402
 from plugin_server.pipeline.local import LocalRun  # noqa: E402
 from plugin_server.pipeline.request import GenerationRequest  # noqa: E402
+from plugin_server.planning.device import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ray.json"
 FPS = 24
@@ -150,7 +151,7 @@ def main() -> int:
         "engines loaded); overhead = (1 Ray actor - local executor, 1 worker) / clips with an "
         "engine that returns silence at once",
         "device": {
-            "cpu": _cpu_name(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "cluster_logical_cpus": args.cpus,
             "machine": platform.machine(),
@@ -229,16 +230,6 @@ def _timeline(folder: Path, clips: int, clip_frames: int) -> Path:
     path = folder / "bench.otio"
     otio.adapters.write_to_file(timeline, str(path))
     return path
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

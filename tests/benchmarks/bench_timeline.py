@@ -31,6 +31,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import opentimelineio as otio  # noqa: E402
 
+from plugin_server.planning.device import cpu_model  # noqa: E402
 from timeline.formats import read_timeline, write_timeline  # noqa: E402
 from timeline.records import ClipStatus, GeneratedAudio, MediaMap  # noqa: E402
 from timeline.result import build_result  # noqa: E402
@@ -161,16 +162,6 @@ def _build_in_place(
     return statistics.median(times)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=10_000)
@@ -214,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "timeline read + spot + build_result + write",
         "unit": "median CPU seconds of one single-threaded process",
         "device": {
-            "cpu": cpu_name(),
+            "cpu": cpu_model(),
             "cores_used": 1,
             "load_average_1m_at_end": round(os.getloadavg()[0], 2),
             "logical_cpus": os.cpu_count(),
