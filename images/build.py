@@ -2,7 +2,7 @@
 
     python images/build.py                                  # default, light, extreme; CPU
     python images/build.py --preset light --flavour cuda --weights /models/hunyuan --push \\
-        --name registry.studio.lan/foley
+        --name registry.studio.lan/foley --sbom sboms/
     python images/build.py --base-image foley-base:bookworm-python3.11 \\
         --wheelhouse-from-pip-config --ca-bundle /etc/ssl/certs/ca-certificates.crt
 
@@ -11,8 +11,14 @@ is streamed; a failed build exits 1 naming the image, the Dockerfile step and th
 end the images and their sizes are listed (and written as JSON with --report).
 
 The build context is assembled in a temporary folder (see `assemble_context`): the project
-source, requirements taken from pyproject.toml, an optional wheelhouse, extra CA certificates
-and weights directory. `--write-context DIR` writes it for a plain `docker build DIR`.
+source, the hash-pinned lock files of images/lock/ (see images/lock.py), an optional wheelhouse,
+extra CA certificates and weights directory. `--write-context DIR` writes it for a plain
+`docker build DIR`.
+
+Both flavours build on the same slim Debian Python base: the CUDA flavour's PyTorch wheel from
+PyPI carries its CUDA runtime, cuDNN, cuBLAS and NCCL as nvidia-* wheels, and only the host's
+driver comes from outside (the NVIDIA Container Toolkit mounts it). `--base-image
+nvidia/cuda:...` still works for studios that want NVIDIA's base.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import time
 import tomllib
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,13 +50,20 @@ PRESETS = ("default", "light", "extreme")
 FLAVOURS = ("cpu", "cuda")
 DEFAULT_BASE_IMAGES = {
     "cpu": "python:3.11-slim-bookworm",
-    # The CUDA runtime must be able to run PyTorch's wheels from the index below.
-    "cuda": "nvidia/cuda:12.8.1-runtime-ubuntu24.04",
+    # The same base: PyTorch's CUDA wheels bring the CUDA libraries, the host its driver.
+    "cuda": "python:3.11-slim-bookworm",
 }
+# NVIDIA's runtime base, an option (--base-image) and no longer the default. Its CUDA major
+# version must match the lock's torch wheel (PyPI's torch 2.13.0 is built for CUDA 13.0).
+NVIDIA_CUDA_BASE = "nvidia/cuda:13.0.2-runtime-ubuntu24.04"
 DEFAULT_TORCH_INDEXES = {
+    # PyTorch's CPU wheel is not on PyPI (PyPI's Linux torch is the CUDA build).
     "cpu": "https://download.pytorch.org/whl/cpu",
-    "cuda": "https://download.pytorch.org/whl/cu128",
+    "cuda": "",
 }
+LOCK_DIR = IMAGES_DIR / "lock"
+# The stated limit for a CUDA-flavour image without weights (tests/docker check it).
+CUDA_IMAGE_LIMIT_BYTES = 8 * 10**9
 LOCAL_BASE_IMAGE = "foley-base:bookworm-python3.11"
 WEIGHTS_DTYPES = ("fp16", "bf16")
 # Scripts of images/ that the Dockerfile copies into the image.
@@ -58,6 +71,8 @@ IMAGE_SCRIPTS = ("install-deps.sh", "bake-weights.sh", "entrypoint.sh", "healthc
 # Project files and folders the Dockerfile installs; caches are left out.
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PROJECT_PACKAGES = ("plugin_server", "timeline")
+# Other folders pyproject.toml installs (data-files: the Resolve script).
+PROJECT_DATA_DIRS = ("plugins/resolve",)
 NO_WEIGHTS_MARKER = "NO-WEIGHTS"
 _STEP = re.compile(r"^Step (\d+/\d+) : (.*)$")
 # Lines of a failed step's output repeated in the error, for --quiet builds and CI logs.
@@ -89,6 +104,7 @@ class BuildOptions:
     source: str
     no_cache: bool = False
     push: bool = False
+    sbom_dir: Path | None = None
 
     def tag(self, preset: str) -> str:
         return f"{self.name}:{self.version}-{preset}-{self.flavour}"
@@ -114,6 +130,7 @@ class ContextSummary:
 class LayerSize:
     size_bytes: int
     created_by: str
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,36 +142,24 @@ class BuiltImage:
     size_bytes: int
     build_seconds: float
     layers: tuple[LayerSize, ...] = field(default=())
+    sbom: str | None = None
+
+
+def shared_layers(images: list[BuiltImage]) -> tuple[int, int]:
+    """(count, bytes) of the filesystem layers every image of the family has, the part a
+    registry stores and a host pulls once. With the preset only in configuration, that is all
+    of them."""
+    if not images:
+        return 0, 0
+    common = {layer.digest for layer in images[0].layers if layer.digest}
+    for image in images[1:]:
+        common &= {layer.digest for layer in image.layers}
+    shared = [layer for layer in images[0].layers if layer.digest in common]
+    return len(shared), sum(layer.size_bytes for layer in shared)
 
 
 # ---------------------------------------------------------------------------------------------
 # Requirements and wheels
-
-
-def requirements_from_pyproject(pyproject: Path, extras: Iterable[str] = ("model",)) -> list[str]:
-    """The project's runtime requirements, the named extras' and its build requirements.
-
-    Build requirements are included because the code is installed without build isolation
-    (no index needed in that stage).
-    """
-    try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise BuildError(
-            f"{pyproject}: cannot read the project's requirements ({error})"
-        ) from error
-    project = document.get("project", {})
-    requirements = list(project.get("dependencies", []))
-    optional = project.get("optional-dependencies", {})
-    for extra in extras:
-        if extra not in optional:
-            raise BuildError(f"{pyproject}: no optional-dependencies group {extra!r}")
-        requirements.extend(optional[extra])
-    requirements.extend(document.get("build-system", {}).get("requires", []))
-    unique: dict[str, str] = {}
-    for requirement in requirements:
-        unique.setdefault(requirement.strip(), requirement.strip())
-    return list(unique)
 
 
 def normalized_name(text: str) -> str:
@@ -199,6 +204,39 @@ def pip_find_links() -> list[Path]:
     return paths
 
 
+def locked_pins(flavour: str) -> dict[str, list[Any]]:
+    """{"common": pins, "torch": pins} of images/lock for `flavour`; BuildError when stale."""
+    lock = _lock_module()
+    try:
+        problems = lock.check(LOCK_DIR)
+        if problems:
+            raise BuildError(
+                "images/lock/ no longer matches pyproject.toml ("
+                + "; ".join(problems[:3])
+                + "): run `python images/lock.py` and commit the result"
+            )
+        return {
+            "common": lock.read_lock(LOCK_DIR / "common.txt"),
+            "torch": lock.read_lock(LOCK_DIR / f"{flavour}.txt"),
+        }
+    except lock.LockError as error:
+        raise BuildError(str(error)) from error
+
+
+def _lock_module() -> Any:
+    """images/lock.py, loaded from its path (images/ is not a package)."""
+    import importlib.util
+
+    name = "foley_images_lock"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, IMAGES_DIR / "lock.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def select_wheels(options: BuildOptions, requirement_names: set[str]) -> list[Path]:
     """Wheels for the context: all of each --wheelhouse, the requirements' from pip's config."""
     chosen: dict[str, Path] = {}
@@ -235,7 +273,8 @@ def assemble_context(options: BuildOptions, destination: Path) -> ContextSummary
     """Write the build context the Dockerfile expects into `destination` (an empty folder).
 
     Layout: Dockerfile, pyproject.toml, README.md, plugin_server/, timeline/, images/<scripts>,
-    build/requirements.txt, build/wheelhouse/*.whl, build/certs/*.pem, build/weights/...
+    build/lock/common.txt, build/lock/torch.txt (the flavour's), build/wheelhouse/*.whl,
+    build/certs/*.pem, build/weights/...
     """
     destination.mkdir(parents=True, exist_ok=True)
     if any(destination.iterdir()):
@@ -248,15 +287,17 @@ def assemble_context(options: BuildOptions, destination: Path) -> ContextSummary
         if (REPO_ROOT / name).is_file():
             shutil.copy2(REPO_ROOT / name, destination / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-    for package in PROJECT_PACKAGES:
-        shutil.copytree(REPO_ROOT / package, destination / package, ignore=ignore)
+    for folder in (*PROJECT_PACKAGES, *PROJECT_DATA_DIRS):
+        shutil.copytree(REPO_ROOT / folder, destination / folder, ignore=ignore)
 
     build = destination / "build"
-    requirements = requirements_from_pyproject(REPO_ROOT / "pyproject.toml")
+    pins = locked_pins(options.flavour)
     (build / "wheelhouse").mkdir(parents=True)
-    (build / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    (build / "lock").mkdir()
+    shutil.copyfile(LOCK_DIR / "common.txt", build / "lock" / "common.txt")
+    shutil.copyfile(LOCK_DIR / f"{options.flavour}.txt", build / "lock" / "torch.txt")
 
-    wheels = select_wheels(options, {normalized_name(r) for r in requirements})
+    wheels = select_wheels(options, {pin.name for part in pins.values() for pin in part})
     for wheel in wheels:
         _link_or_copy(wheel, build / "wheelhouse" / wheel.name)
     (build / "wheelhouse" / "README").write_text(
@@ -428,14 +469,26 @@ def push_image(client: Any, tag: str) -> None:
 
 
 def layer_sizes(client: Any, tag: str) -> tuple[LayerSize, ...]:
-    """The image's non-empty layers, bottom first, with the instruction that made each."""
-    history = client.api.history(tag)
-    layers = [
-        LayerSize(size_bytes=int(entry["Size"]), created_by=_instruction(entry["CreatedBy"]))
-        for entry in reversed(history)
-        if int(entry["Size"]) > 0
-    ]
-    return tuple(layers)
+    """The image's filesystem layers, bottom first, each with its size, the instruction that
+    made it and its RootFS digest.
+
+    History entries that made a filesystem layer (the base, RUN, COPY; not ENV or LABEL) are
+    matched in order with the image's RootFS layers.
+    """
+    history = list(reversed(client.api.history(tag)))
+    makers = [
+        entry for entry in history
+        if "#(nop)" not in entry["CreatedBy"] or " COPY " in entry["CreatedBy"]
+    ]  # fmt: skip
+    digests = client.images.get(tag).attrs["RootFS"]["Layers"]
+    if len(makers) != len(digests):
+        # An engine whose history does not line up (squashed images): sizes without digests.
+        makers = [entry for entry in history if int(entry["Size"]) > 0]
+        digests = [""] * len(makers)
+    return tuple(
+        LayerSize(int(entry["Size"]), _instruction(entry["CreatedBy"]), digest)
+        for entry, digest in zip(makers, digests, strict=True)
+    )
 
 
 def _instruction(created_by: str) -> str:
@@ -452,6 +505,73 @@ def _instruction(created_by: str) -> str:
         text = "RUN " + re.sub(r"^\S*sh( -\w+)* -c ", "", text)
     text = " ".join(text.split())
     return text if len(text) <= 90 else text[:87] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# SBOM
+
+CYCLONEDX_REQUIREMENT = "cyclonedx-bom==7.5.0"
+# The image's Python runs the SBOM tool from a read-only mount: nothing is added to the image,
+# and the tool reads the environment exactly as the server will see it (/opt/torch included).
+_SBOM_RUNNER = (
+    "import runpy, sys; sys.path.insert(0, '/sbom-tool'); "
+    "sys.argv = ['cyclonedx-py', 'environment', '--output-format', 'JSON', "
+    "'--output-reproducible', '--output-file', '/sbom-out/sbom.json', '/opt/venv/bin/python']; "
+    "runpy.run_module('cyclonedx_py', run_name='__main__')"
+)
+
+
+def sbom_tool_dir(ca_bundles: tuple[Path, ...]) -> Path:
+    """cyclonedx-bom installed once into a cache folder on this host (pip --target)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "foley-images"
+    folder = cache / CYCLONEDX_REQUIREMENT.replace("==", "-")
+    if (folder / "cyclonedx_py").is_dir():
+        return folder
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--target", str(folder), CYCLONEDX_REQUIREMENT]  # fmt: skip
+    for bundle in ca_bundles:
+        command += ["--cert", str(bundle)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(
+            f"cannot install {CYCLONEDX_REQUIREMENT} for the SBOM: {result.stderr.strip()[-800:]}"
+        )
+    return folder
+
+
+def write_sbom(client: Any, tag: str, destination: Path, tool: Path) -> Path:
+    """A CycloneDX JSON SBOM of the image's Python environment, at destination/<tag>.cdx.json."""
+    import docker
+
+    # The SBOM goes through a file, not the container's log (which may cut long output).
+    with tempfile.TemporaryDirectory(prefix="foley-sbom-") as folder:
+        os.chmod(folder, 0o777)  # the image's user (uid 10001) writes there
+        try:
+            client.containers.run(
+                tag,
+                ["python", "-c", _SBOM_RUNNER],
+                remove=True,
+                stdout=False,
+                stderr=True,
+                volumes={
+                    str(tool): {"bind": "/sbom-tool", "mode": "ro"},
+                    folder: {"bind": "/sbom-out", "mode": "rw"},
+                },
+                network_disabled=True,
+            )
+        except docker.errors.ContainerError as error:
+            raise BuildError(f"{tag}: the SBOM tool failed: {error.stderr!r}") from error
+        try:
+            document = json.loads((Path(folder) / "sbom.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise BuildError(f"{tag}: the SBOM tool wrote no JSON ({error})") from error
+    destination.mkdir(parents=True, exist_ok=True)
+    path = destination / (tag.replace("/", "_").replace(":", "_") + ".cdx.json")
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    temporary.replace(path)
+    log.info("%s: SBOM with %d components in %s", tag, len(document.get("components", [])), path)
+    return path
 
 
 def build_family(options: BuildOptions, *, echo: bool = True) -> list[BuiltImage]:
@@ -497,6 +617,12 @@ def build_family(options: BuildOptions, *, echo: bool = True) -> list[BuiltImage
                 )
             )
             log.info("built %s (%s) in %.0f s", tag, image_id[:19], seconds)
+    if options.sbom_dir is not None:
+        tool = sbom_tool_dir(options.ca_bundles)
+        built = [
+            replace(image, sbom=str(write_sbom(client, image.tag, options.sbom_dir, tool)))
+            for image in built
+        ]
     if options.push:
         for image in built:
             push_image(client, image.tag)
@@ -597,6 +723,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="rebuild every layer (once: the other presets reuse the fresh shared layers)",
     )
     parser.add_argument("--push", action="store_true", help="push the tags after building")
+    parser.add_argument(
+        "--sbom", type=Path, default=None, metavar="DIR",
+        help="write a CycloneDX SBOM of each image's Python environment into DIR",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="do not echo the build log")
     parser.add_argument("--report", type=Path, default=None, help="write a JSON report here")
     parser.add_argument(
@@ -628,6 +758,7 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
         source=project_source(),
         no_cache=args.no_cache,
         push=args.push,
+        sbom_dir=args.sbom.resolve() if args.sbom else None,
     )
 
 
@@ -638,6 +769,8 @@ def size_table(images: list[BuiltImage]) -> str:
             f"{image.tag:<44} {image.size_bytes / 1e6:>7.0f} MB  {image.build_seconds:>5.0f} s"
         )
     if images:
+        count, shared = shared_layers(images)
+        lines.append(f"shared by all {len(images)}: {count} layers, {shared / 1e6:.0f} MB")
         lines.append(f"layers of {images[0].tag} (bottom first):")
         for layer in images[0].layers:
             lines.append(f"  {layer.size_bytes / 1e6:>9.1f} MB  {layer.created_by}")
@@ -653,6 +786,9 @@ def write_report(path: Path, options: BuildOptions, images: list[BuiltImage]) ->
         "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
         "images": [asdict(image) for image in images],
     }
+    count, shared = shared_layers(images)
+    report["shared_layers"] = count
+    report["shared_bytes"] = shared
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 

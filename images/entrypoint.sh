@@ -42,5 +42,8 @@ set -- \
 if [ "$engine" = "hunyuan" ]; then
   set -- --weights "$FOLEY_WEIGHTS_DIR" "$@"
 fi
+# Say first which device this container got: which GPU and how much memory, or loudly that no
+# GPU is visible and the server runs on the CPU; and which preset `auto` picks there.
+foley-server devices >&2 || echo "entrypoint: could not list the devices" >&2
 echo "entrypoint: foley-server serve $*" >&2
 exec foley-server serve "$@"

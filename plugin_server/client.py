@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Literal
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from plugin_server.pipeline.atomic import write_bytes_atomically
+from plugin_server.pipeline.atomic import file_mode, write_bytes_atomically
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from plugin_server.proto_gen.foley.v1 import foley_pb2_grpc
 
@@ -215,10 +215,12 @@ class FoleyClient:
         *,
         timeout_s: float | None = 120.0,
         timeline_format: str = "",
+        timeline_name: str = "",
     ) -> pb.Plan:
-        """The plan for a timeline (local file, bytes or ServerPath), without generating."""
+        """The plan for a timeline (local file, bytes or ServerPath), without generating.
+        `timeline_name` picks one timeline of a file that holds several."""
         request = pb.EstimatePlanRequest(
-            timeline=_timeline_source(timeline, timeline_format),
+            timeline=_timeline_source(timeline, timeline_format, timeline_name),
             options=(options or GenerateOptions()).to_message(),
         )
         return self._unary(self._stub.EstimatePlan, request, timeout_s).plan
@@ -250,6 +252,7 @@ class FoleyClient:
         cancel: threading.Event | None = None,
         timeout_s: float | None = None,
         timeline_format: str = "",
+        timeline_name: str = "",
         busy_retries: int = 0,
     ) -> GenerateResult:
         """Generate Foley for a timeline (local file, bytes or ServerPath); write the result
@@ -266,7 +269,7 @@ class FoleyClient:
         inline = options.server_output_dir is None
         audio_folder = Path(audio_dir) if audio_dir else output.parent / f"{output.stem}_audio"
         request = pb.GenerateFoleyRequest(
-            timeline=_timeline_source(timeline, timeline_format),
+            timeline=_timeline_source(timeline, timeline_format, timeline_name),
             options=options.to_message(audio_folder.resolve() if inline else None),
         )
         for attempt in range(busy_retries + 1):
@@ -275,10 +278,12 @@ class FoleyClient:
                     request, output, audio_folder, inline, on_event, cancel, timeout_s
                 )
             except FoleyClientError as error:
+                # Only the server's own busy refusals carry a retry hint; gRPC's
+                # RESOURCE_EXHAUSTED for an oversized message would fail again the same way.
                 busy = error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-                if not busy or attempt == busy_retries:
+                if not busy or error.retry_after_s is None or attempt == busy_retries:
                     raise
-                time.sleep(error.retry_after_s or 1.0)
+                time.sleep(error.retry_after_s)
         raise AssertionError("unreachable")
 
     def generate_clip(
@@ -344,6 +349,7 @@ class FoleyClient:
         timeout_s: float | None,
     ) -> GenerateResult:
         receiver = _AudioReceiver(audio_folder)
+        timeline = _TimelineReceiver()
         stream = self._stub.GenerateFoley(request, timeout=timeout_s, metadata=self._metadata)
         stop_watch = _cancel_when_set(stream, cancel)
         job_id = ""
@@ -362,8 +368,9 @@ class FoleyClient:
                 elif kind == "clip_problem":
                     problems.append(event.clip_problem)
                 elif kind == "result_timeline":
-                    write_bytes_atomically(output, event.result_timeline.data)
-                    timeline_path = output
+                    if timeline.add(event.result_timeline):
+                        write_bytes_atomically(output, timeline.data())
+                        timeline_path = output
                 elif kind == "summary":
                     return GenerateResult(
                         job_id=job_id,
@@ -420,17 +427,20 @@ def _client_error(error: grpc.RpcError) -> FoleyClientError:
     return FoleyClientError(f"{name}: {details}", code, retry_after_s)
 
 
-def _timeline_source(timeline: TimelineInput, timeline_format: str) -> pb.TimelineSource:
+def _timeline_source(
+    timeline: TimelineInput, timeline_format: str, timeline_name: str = ""
+) -> pb.TimelineSource:
+    named = {"format": timeline_format, "timeline_name": timeline_name}
     if isinstance(timeline, ServerPath):
-        return pb.TimelineSource(path=timeline.path, format=timeline_format)
+        return pb.TimelineSource(path=timeline.path, **named)
     if isinstance(timeline, bytes):
-        return pb.TimelineSource(data=timeline, format=timeline_format)
+        return pb.TimelineSource(data=timeline, **named)
     path = Path(timeline)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise FoleyClientError(f"cannot read timeline {path}: {error.strerror}") from error
-    return pb.TimelineSource(data=data, format=timeline_format, source_name=path.name)
+    return pb.TimelineSource(data=data, source_name=path.name, **named)
 
 
 def _read_optional(path: Path | None) -> bytes | None:
@@ -440,6 +450,28 @@ def _read_optional(path: Path | None) -> bytes | None:
         return Path(path).read_bytes()
     except OSError as error:
         raise FoleyClientError(f"cannot read {path}: {error.strerror}") from error
+
+
+class _TimelineReceiver:
+    """Reassembles the result timeline from its pieces (ResultTimeline.offset)."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self._received = 0
+
+    def add(self, piece: pb.ResultTimeline) -> bool:
+        """Take one piece; True once the timeline is complete."""
+        if piece.offset != self._received:
+            raise FoleyClientError(
+                f"result timeline piece at {piece.offset}, expected {self._received}"
+            )
+        self._pieces.append(piece.data)
+        self._received += len(piece.data)
+        # Servers before pieces existed sent one message without a total.
+        return self._received >= piece.total_size_bytes
+
+    def data(self) -> bytes:
+        return b"".join(self._pieces)
 
 
 class _AudioReceiver:
@@ -460,6 +492,7 @@ class _AudioReceiver:
             descriptor, temporary = tempfile.mkstemp(
                 dir=self.folder, prefix=f".{name}.partial-", suffix=Path(name).suffix
             )
+            os.fchmod(descriptor, file_mode())  # mkstemp makes 0600; follow the umask
             self._open[chunk.clip_id] = (
                 os.fdopen(descriptor, "wb"),
                 Path(temporary),
@@ -509,6 +542,7 @@ class _AudioReceiver:
     def _empty(self, result: pb.ClipResult) -> tuple[BinaryIO, Path, Any]:
         self.folder.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".empty.partial-")
+        os.fchmod(descriptor, file_mode())
         return os.fdopen(descriptor, "wb"), Path(temporary), hashlib.sha256()
 
     def abandon(self) -> None:

@@ -44,11 +44,16 @@ class ProgressDisplay:
         self._last_draw = 0.0
         self._last_overall = -1
         self._fraction = 0.0
+        # Nothing is drawn before the job is accepted: a connection error must not be preceded
+        # by "overall 100% (0/0 clips)".
+        self._started = False
         self._lock = threading.Lock()
 
     def start(self, clips: list[tuple[str, str]], header: str = "") -> None:
-        """`clips` are (clip id, label) pairs of the clips that will be generated."""
+        """`clips` are (clip id, label) pairs of every clip of the job (those refused at
+        planning too, so that the total is right from the start)."""
         with self._lock:
+            self._started = True
             self._clips = {clip_id: _ClipState(label) for clip_id, label in clips}
             self._done = 0
             self._fraction = 0.0
@@ -79,6 +84,8 @@ class ProgressDisplay:
 
     def close(self) -> None:
         with self._lock:
+            if not self._started:
+                return
             self._draw(force=True)
             if self._interactive and self._drawn_lines:
                 self._stream.write("\n")
@@ -108,6 +115,8 @@ class ProgressDisplay:
             self._drawn_lines = 0
 
     def _draw(self, *, force: bool = False) -> None:
+        if not self._started:
+            return
         now = time.monotonic()
         total, fraction = self._overall()
         if not self._interactive:

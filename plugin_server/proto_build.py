@@ -5,7 +5,9 @@
 
 The stubs are committed so that installing the package needs no protoc. `--check` compares the
 descriptor compiled from the .proto with the one embedded in the committed `foley_pb2.py`, which
-does not depend on the grpcio-tools version that happened to generate the files.
+does not depend on the grpcio-tools version that happened to generate the files, and the
+committed Connect stub (`foley_connect.py`, made by the `protoc-gen-connectrpc` plugin pinned in
+the dev dependencies) with a freshly generated one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -26,6 +29,9 @@ OUTPUT_ROOT = Path(__file__).resolve().parent / "proto_gen"
 STUB_PACKAGE = "plugin_server.proto_gen"
 
 _INIT_TEXT = '"""Generated from protos/ by plugin_server.proto_build; do not edit."""\n'
+CONNECT_STUB = "foley_connect.py"
+# The Connect plugin targets Google's protobuf runtime (the `*_pb2` modules above), not its own.
+_CONNECT_OPTIONS = "protobuf=google"
 
 
 class ProtoBuildError(RuntimeError):
@@ -42,14 +48,36 @@ def _protoc(arguments: list[str]) -> None:
         raise ProtoBuildError(f"protoc failed on {PROTO_ROOT / PROTO_FILE} (exit {status})")
 
 
+def _connect_plugin() -> Path:
+    """The protoc-gen-connectrpc executable installed beside this Python (a dev dependency)."""
+    beside = Path(sys.executable).parent / "protoc-gen-connectrpc"
+    found = beside if beside.exists() else shutil.which("protoc-gen-connectrpc")
+    if not found:
+        raise ProtoBuildError(
+            "protoc-gen-connectrpc is not installed: pip install the dev dependencies "
+            "(pip install -e '.[dev]')"
+        )
+    return Path(found)
+
+
+def _connect_arguments(output_root: Path) -> list[str]:
+    return [
+        f"--plugin=protoc-gen-connectrpc={_connect_plugin()}",
+        f"--connectrpc_out={output_root}",
+        f"--connectrpc_opt={_CONNECT_OPTIONS}",
+    ]
+
+
 def generate(output_root: Path = OUTPUT_ROOT) -> list[Path]:
-    """Write foley_pb2.py, foley_pb2.pyi and foley_pb2_grpc.py under `output_root`/foley/v1/."""
+    """Write foley_pb2.py, foley_pb2.pyi, foley_pb2_grpc.py and foley_connect.py (the Connect /
+    gRPC-Web service and client) under `output_root`/foley/v1/."""
     output_root.mkdir(parents=True, exist_ok=True)
     _protoc(
         [
             f"--python_out={output_root}",
             f"--pyi_out={output_root}",
             f"--grpc_python_out={output_root}",
+            *_connect_arguments(output_root),
         ]
     )
     package_dir = output_root / "foley" / "v1"
@@ -95,8 +123,22 @@ def committed_descriptor() -> bytes:
     return foley_pb2.DESCRIPTOR.serialized_pb
 
 
+def generated_connect_stub() -> str:
+    """The text of foley_connect.py as the pinned plugin generates it from the .proto today."""
+    with tempfile.TemporaryDirectory() as scratch:
+        _protoc(_connect_arguments(Path(scratch)))
+        return (Path(scratch) / "foley" / "v1" / CONNECT_STUB).read_text(encoding="utf-8")
+
+
+def committed_connect_stub() -> str:
+    return (OUTPUT_ROOT / "foley" / "v1" / CONNECT_STUB).read_text(encoding="utf-8")
+
+
 def stubs_are_current() -> bool:
-    return compiled_descriptor() == committed_descriptor()
+    return (
+        compiled_descriptor() == committed_descriptor()
+        and generated_connect_stub() == committed_connect_stub()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

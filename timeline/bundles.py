@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import opentimelineio as otio
@@ -25,8 +25,27 @@ MEDIA_DIR = "media"
 MAX_CONTENT_BYTES = 512 * 1024 * 1024
 
 
-def content_from_zip(data: bytes, *, file: str) -> str:
-    """The content.otio text of an .otioz held in memory."""
+_READ_PIECE = 1 << 20
+
+
+def content_from_zip(data: bytes, *, file: str, max_bytes: int = MAX_CONTENT_BYTES) -> str:
+    """The content.otio text of an .otioz held in memory, refused once more than `max_bytes`
+    have been inflated (counted as read: the sizes an archive declares can lie)."""
+    pieces: list[bytes] = []
+    _inflate(data, max_bytes, file, pieces.append)
+    try:
+        return b"".join(pieces).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedTimeline(f"{CONTENT_NAME} is not UTF-8 text: {error}", file=file) from None
+
+
+def check_content_size(data: bytes, max_bytes: int, *, file: str) -> None:
+    """Raise MalformedTimeline when the .otioz's content.otio inflates beyond `max_bytes`
+    (or the archive is unreadable); keeps at most one piece in memory."""
+    _inflate(data, max_bytes, file, lambda _piece: None)
+
+
+def _inflate(data: bytes, max_bytes: int, file: str, sink: Callable[[bytes], object]) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             try:
@@ -35,12 +54,23 @@ def content_from_zip(data: bytes, *, file: str) -> str:
                 raise MalformedTimeline(
                     f"the zip holds no {CONTENT_NAME}, so it is not an .otioz bundle", file=file
                 ) from None
-            if info.file_size > MAX_CONTENT_BYTES:
+            if info.file_size > max_bytes:
                 raise MalformedTimeline(
-                    f"{CONTENT_NAME} claims {info.file_size} bytes, more than a timeline can be",
+                    f"{CONTENT_NAME} claims {info.file_size} bytes; this server reads at most "
+                    f"{max_bytes} bytes of timeline",
                     file=file,
                 )
-            return archive.read(info).decode("utf-8")
+            read = 0
+            with archive.open(info) as stream:
+                while piece := stream.read(_READ_PIECE):
+                    read += len(piece)
+                    if read > max_bytes:
+                        raise MalformedTimeline(
+                            f"{CONTENT_NAME} inflates to more than {max_bytes} bytes, the most "
+                            "this server reads as a timeline",
+                            file=file,
+                        )
+                    sink(piece)
     # zipfile reports damaged archives through all of these (bad headers, truncated streams,
     # unsupported compression, bad CRCs, undecodable text).
     except (

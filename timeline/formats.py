@@ -35,6 +35,7 @@ from timeline.errors import (
 )
 from timeline.json_guard import check_otio_json
 from timeline.metadata import lookup
+from timeline.output_rules import file_mode
 from timeline.selection import normalize_negative_track_starts, select_timeline
 from timeline.sniffing import sniff_format
 from timeline.timebase import NAMESPACE, timebase_of
@@ -91,6 +92,9 @@ class LoadedTimeline:
     available_names: tuple[str, ...]
     source_name: str
     notes: tuple[str, ...]
+    # The file's own bytes for formats whose result is the patched original (FCP 7 XML, FCPXML,
+    # AAF; see timeline.native).
+    original: bytes | None = None
 
 
 def readable_formats() -> tuple[str, ...]:
@@ -181,12 +185,19 @@ def read_timeline(
                 file=name,
             )
 
-    parsed = _parse(chosen, data, path, name, edl_rate, notes)
+    documents: dict[str, object] = {}
+    parsed = _parse(chosen, data, path, name, edl_rate, notes, documents)
     timeline, names, selection_notes = select_timeline(parsed, timeline_name, name)
     notes.extend(selection_notes)
     offset_note = normalize_negative_track_starts(timeline)
     if offset_note:
         notes.append(offset_note)
+    original = None
+    if chosen == "fcpxml" and data is not None:
+        original = data
+        notes.extend(_apply_document_facts(chosen, timeline, documents["fcpxml"], name))
+    elif chosen in ("fcp_xml", "aaf") and data is not None:
+        original = data
     _check_workable(timeline, name)
     return LoadedTimeline(
         timeline=timeline,
@@ -194,7 +205,25 @@ def read_timeline(
         available_names=names,
         source_name=name,
         notes=tuple(notes),
+        original=original,
     )
+
+
+def _apply_document_facts(
+    chosen: str, timeline: otio.schema.Timeline, root: object, name: str
+) -> tuple[str, ...]:
+    """What the OTIO FCPXML adapter's model drops, read from the document itself
+    (fcpxml_native); `root` is the document `_parse` read the timeline from."""
+    # Imported here: it builds on timeline.result, which imports this module.
+    from timeline import fcpxml_native
+
+    assert isinstance(root, fcpxml_native.Element)
+    try:
+        return fcpxml_native.apply_document_facts(timeline, root, file=name)
+    except (ValueError, TypeError, ZeroDivisionError, otio.exceptions.OTIOError) as error:
+        raise MalformedTimeline(
+            f"not a valid fcpxml file: {type(error).__name__}: {_short(error)}", file=name
+        ) from error
 
 
 def _directory_format(path: Path, chosen: str | None, name: str) -> tuple[str, Path]:
@@ -231,7 +260,9 @@ def _parse(
     name: str,
     edl_rate: float | None,
     notes: list[str],
+    documents: dict[str, object],
 ) -> object:
+    """The file parsed; an XML document's root is left in `documents` under the format."""
     adapter = ADAPTERS[chosen]
     try:
         if chosen == "otiod":
@@ -247,6 +278,32 @@ def _parse(
         if chosen == "aaf":
             with _temporary_file(data, ".aaf") as temporary:
                 return otio.adapters.read_from_file(str(temporary), adapter_name=adapter)
+        if chosen == "fcp_xml":
+            # Read from the document itself: OTIO's FCP 7 reader is quadratic and drops
+            # enabled flags, speed filters, nested sequences and audio tracks (fcp7_reader).
+            from timeline.fcp7_native import check_unique_ids
+            from timeline.fcp7_reader import read_fcp7
+            from timeline.native_xml import parse_document
+
+            root = parse_document(data, file=name, what="fcp_xml").getroot()
+            # Refused here, before any clip is generated, not when the result is written.
+            check_unique_ids(root, file=name)
+            return read_fcp7(root, file=name)
+        if chosen == "fcpxml":
+            # Read from the document itself: OTIO's FCPXML reader is quadratic (fcpxml_reader
+            # builds the same model in linear time); the root is kept for the document facts.
+            from timeline.fcpxml_native import check_unique_ids as check_fcpxml_ids
+            from timeline.fcpxml_reader import read_fcpxml
+            from timeline.native_xml import parse_document
+
+            root = parse_document(data, file=name, what="fcpxml").getroot()
+            if root.tag != "fcpxml":
+                raise MalformedTimeline(
+                    f"the root element is <{root.tag}>, not <fcpxml>", file=name
+                )
+            check_fcpxml_ids(root, file=name)
+            documents["fcpxml"] = root
+            return read_fcpxml(root, file=name)
         text = _decode(data, chosen, name)
         if chosen == "otio":
             check_otio_json(text, file=name)
@@ -342,6 +399,7 @@ def write_timeline(
     handle, temporary_name = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
     )
+    os.fchmod(handle, file_mode())  # mkstemp makes 0600; a result follows the umask
     os.close(handle)
     temporary = Path(temporary_name)
     try:

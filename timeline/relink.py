@@ -21,6 +21,9 @@ from urllib.parse import unquote, urlsplit
 from timeline.errors import AmbiguousMedia, MediaNotFound, TimelineError
 from timeline.records import MediaMap
 
+# Words every AmbiguousMedia message holds, by which a skip reason is told from "not found".
+AMBIGUOUS_MARK = "is ambiguous"
+
 
 def parse_prefix_map(text: str) -> tuple[str, str]:
     """Split 'OLD=NEW' (as given on a command line) into a prefix pair."""
@@ -101,12 +104,12 @@ class MediaResolver:
             if remainder is None:
                 continue
             candidate = Path(new.rstrip("/\\") + remainder) if remainder else Path(new)
-            if candidate.is_file():
+            if _is_file(candidate):
                 return candidate
             tried.append(str(candidate))
         # Relative paths are relative to the timeline file, which this layer never guesses;
         # they are found through the search roots instead.
-        if written and Path(written).is_absolute() and Path(written).is_file():
+        if written and Path(written).is_absolute() and _is_file(Path(written)):
             return Path(written)
         tried.append(written)
         name = _base_name(written)
@@ -117,8 +120,9 @@ class MediaResolver:
             if len(found) > 1:
                 listed = " and ".join(str(path) for path in found)
                 raise AmbiguousMedia(
-                    f"media {written!r} is ambiguous: {listed} are both named {name!r}; "
-                    "add a --media-map OLD=NEW rule or narrow the --media-root",
+                    f"media {written!r} {AMBIGUOUS_MARK}: {listed} are both named {name!r}; "
+                    "map the intended one with a media map (OLD=NEW prefix) so the search by "
+                    "name is not needed",
                     candidates=found,
                 )
             tried.append(
@@ -134,6 +138,16 @@ class MediaResolver:
         assert self._folded is not None
         found = self._index.get(name) or self._folded.get(name.casefold()) or []
         return _distinct(found)
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file that answers False for paths the file system refuses (a component over
+    255 bytes, a path over PATH_MAX), as it already does for missing ones: a name from a
+    timeline is data, and an unusable one is media not found, not an error of the job."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _strip_prefix(path: str, prefix: str) -> str | None:

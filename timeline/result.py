@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,8 +58,43 @@ def build_result(
     if handles_frames < 0:
         raise ResultError(f"handles must be 0 or more frames, not {handles_frames}")
     target = normalize_format(target_format) if target_format else None
-    timebase = timebase_of(timeline)
-    rate = float(timebase.rate)
+    rate = float(timebase_of(timeline).rate)
+    lanes = foley_lanes(spotted, generated)
+    result = timeline.deepcopy() if copy_input else timeline
+    for lane in lanes:
+        result.tracks.append(
+            _foley_track(
+                lane.track_index, lane.lane, list(lane.clips), rate, handles_frames, target
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class FoleyLane:
+    """One Foley audio track of the result: the clips of one video track that do not overlap.
+
+    `clips` are sorted by record start; native writers (`timeline.native`) and `build_result`
+    both place exactly these.
+    """
+
+    track_index: int  # the source video track, 1-based
+    lane: int  # 1 for the first lane of that video track
+    source_track_name: str
+    clips: tuple[tuple[SpottedClip, GeneratedAudio], ...]
+
+    @property
+    def name(self) -> str:
+        return foley_track_name(self.track_index, self.lane)
+
+
+def foley_lanes(
+    spotted: Sequence[SpottedClip], generated: Sequence[GeneratedAudio]
+) -> list[FoleyLane]:
+    """The Foley tracks to add, in order: by video track, then lane.
+
+    Raises ResultError for audio that matches no spotted clip, a skipped clip, or appears twice.
+    """
     by_id = {clip.clip_id: clip for clip in spotted}
     placed: dict[int, list[tuple[SpottedClip, GeneratedAudio]]] = {}
     seen: set[str] = set()
@@ -78,15 +114,12 @@ def build_result(
             raise ResultError("two generated audio files for one clip", clip=audio.clip_id)
         seen.add(audio.clip_id)
         placed.setdefault(clip.track_index, []).append((clip, audio))
-
-    result = timeline.deepcopy() if copy_input else timeline
+    lanes = []
     for track_index in sorted(placed):
         pairs = sorted(placed[track_index], key=lambda pair: pair[0].record_start_frame)
         for lane_number, lane in enumerate(_lanes(pairs), start=1):
-            result.tracks.append(
-                _foley_track(track_index, lane_number, lane, rate, handles_frames, target)
-            )
-    return result
+            lanes.append(FoleyLane(track_index, lane_number, lane[0][0].track_name, tuple(lane)))
+    return lanes
 
 
 def foley_track_name(track_index: int, lane: int = 1) -> str:
@@ -173,12 +206,12 @@ def _foley_clip(
     # Where the clip sits and its handles are in the track's metadata and the clip's own range;
     # per clip only what identifies the audio, to keep ten thousand clips light to parse.
     details: dict[str, Any] = {
-        **_plain(audio.metadata.get(NAMESPACE, audio.metadata)),
+        **plain_metadata(audio.metadata.get(NAMESPACE, audio.metadata)),
         "clip_id": clip.clip_id,
     }
     metadata: dict[str, Any] = {NAMESPACE: details}
     if target == "fcp_xml":
-        metadata["fcp_xml"] = {"comments": _comments(details)}
+        metadata["fcp_xml"] = {"comments": foley_comments(details)}
     elif target == "aaf":
         metadata["AAF"] = {
             "MobID": avid_mob_id(clip.clip_id, details.get("content_hash")),
@@ -229,7 +262,7 @@ def _present(details: Mapping[str, Any]) -> list[str]:
     return [key for key in _COMMENT_KEYS if details.get(key) not in (None, "")]
 
 
-def _comments(details: Mapping[str, Any]) -> dict[str, str]:
+def foley_comments(details: Mapping[str, Any]) -> dict[str, str]:
     """FCP 7 XML's four master comments: prompt, engine and preset, seed, content hash."""
     comments = {}
     if details.get("prompt"):
@@ -244,12 +277,12 @@ def _comments(details: Mapping[str, Any]) -> dict[str, str]:
     return comments
 
 
-def _plain(value: Any) -> Any:
+def plain_metadata(value: Any) -> Any:
     """Metadata as OTIO can store it: dicts, lists, str, int, float, bool, None."""
     if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain_metadata(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain_metadata(item) for item in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)

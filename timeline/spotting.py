@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 
 from timeline.errors import AmbiguousMedia, InvalidRate, MediaNotFound, TimelineError
-from timeline.metadata import lookup, namespace
+from timeline.metadata import keys_of, lookup
 from timeline.placement import ClipPlacement, clip_placements
 from timeline.rates import TimecodeClock, can_carry_timecode, exact_rate
 from timeline.records import ClipStatus, MediaMap, SpottedClip
@@ -67,10 +67,14 @@ def clip_prompt(clip: otio.schema.Clip) -> str:
     else its comment.
     """
     metadata = clip.metadata
-    ours = namespace(metadata, NAMESPACE)
+    # The keys are listed once: each listing crosses the bindings (see timeline.metadata).
+    keys = keys_of(metadata)
+    ours = metadata[NAMESPACE] if NAMESPACE in keys else None
+    ours = ours if isinstance(ours, Mapping) else None
     prompt = lookup(ours, "prompt") if ours is not None else None
-    if not (isinstance(prompt, str) and prompt.strip()):
-        prompt = lookup(metadata, f"{NAMESPACE}.prompt")
+    flat_key = f"{NAMESPACE}.prompt"
+    if not (isinstance(prompt, str) and prompt.strip()) and flat_key in keys:
+        prompt = metadata[flat_key]
     if isinstance(prompt, str) and prompt.strip():
         return prompt.strip()
     markers = clip.markers

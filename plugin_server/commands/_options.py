@@ -88,6 +88,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, default_preset: str
     group.add_argument(
         "--lora", metavar="NAME", help="apply this adapter of --lora-dir (the `lora` parameter)"
     )
+    group.add_argument(
+        "--library",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="a sound-effects library folder, under a --media-root, for the library engine "
+        "(repeatable)",
+    )
 
 
 def add_media_arguments(parser: argparse.ArgumentParser, *, root_help: str) -> None:
@@ -136,6 +145,8 @@ def engine_choice(args: argparse.Namespace) -> EngineChoice:
         if not args.lora_dir.is_dir():
             raise OptionError(f"--lora-dir {args.lora_dir} is not a directory")
         engine_options["lora_dir"] = args.lora_dir.resolve()
+    if args.library:
+        engine_options.update(_library_options(args))
     if args.weights is not None and not args.weights.is_dir():
         raise OptionError(f"--weights {args.weights} is not a directory")
     preset = args.preset
@@ -150,6 +161,28 @@ def engine_choice(args: argparse.Namespace) -> EngineChoice:
         engine_options=engine_options,
         seed=args.seed,
     )
+
+
+def _library_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The library engine's folders, each checked to lie under a --media-root, and its index
+    under the work dir (serve) or the cache dir (generate); see docs/library.md."""
+    roots = [root.resolve() for root in getattr(args, "media_root", [])]
+    folders = []
+    for folder in args.library:
+        if not folder.is_dir():
+            raise OptionError(f"--library {folder} is not a directory")
+        resolved = folder.resolve()
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise OptionError(
+                f"--library {folder} is outside every --media-root; libraries are read only "
+                "under the media roots: add a --media-root that holds it"
+            )
+        folders.append(resolved)
+    options: dict[str, Any] = {"library_dirs": tuple(folders)}
+    work_dir = getattr(args, "work_dir", None) or getattr(args, "cache_dir", None)
+    if work_dir is not None:
+        options["library_index"] = work_dir.resolve() / "library" / "index.sqlite"
+    return options
 
 
 def media_maps(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:

@@ -2,7 +2,8 @@
 
 Audio files go in `<OUT stem>_audio/` beside OUT unless --audio-dir says otherwise; the result
 timeline refers to them. Exit status: 0 when every clip got audio (skipped clips aside), 1 when
-some clips failed (the result holds the others), 2 for unusable input or options.
+some clips failed (the result holds the others) or no clip got audio, 2 for unusable input or
+options.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
     from timeline.errors import TimelineError
 
     choice = engine_choice(args)
+    media_roots(args)  # refused before any work starts, as `serve` does
+    output_plan = _checked_output(args)
     output = args.output.resolve()
     audio_dir = (args.audio_dir or output.parent / f"{output.stem}_audio").resolve()
     try:
@@ -127,13 +130,34 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     summary = result.summary
     print(f"result timeline: {output}")
+    for note in output_plan.notes:
+        print(f"                 ({note})")
     print(f"audio files:     {audio_dir}")
     print(
         f"clips: {summary.clips_generated} generated, {summary.clips_cached} from cache, "
         f"{summary.clips_skipped} skipped, {summary.clips_failed} failed "
         f"in {summary.elapsed_s:.1f} s"
     )
+    if summary.clips_generated + summary.clips_cached == 0:
+        print("foley-server generate: no clip got audio", file=sys.stderr)
+        return 1
     return 1 if summary.clips_failed or summary.clips_cancelled else 0
+
+
+def _checked_output(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The output rules (timeline.output_rules), applied before the job starts."""
+    from timeline.errors import TimelineError
+    from timeline.output_rules import plan_output
+
+    try:
+        return plan_output(
+            args.output,
+            timeline=args.timeline,
+            requested_format=args.result_format,
+            input_format=args.input_format,
+        )
+    except TimelineError as error:
+        raise OptionError(str(error)) from error
 
 
 def _generate(local, args, request, output, audio_dir, progress, cancel):  # type: ignore[no-untyped-def]
@@ -151,6 +175,17 @@ def _generate(local, args, request, output, audio_dir, progress, cancel):  # typ
     )
 
 
+def _prompt_words(report) -> str:  # type: ignore[no-untyped-def]
+    """The words a clip's prompt used and ignored, as "; words used: ...; ignored: ...", when
+    the engine's report lists them (procedural)."""
+    used = report.parameters.get("matched_words")
+    ignored = report.parameters.get("ignored_words")
+    if used is None and ignored is None:
+        return ""
+    text = f"; words used: {', '.join(used) or '(none)'}"
+    return text + (f"; ignored: {', '.join(ignored)}" if ignored else "")
+
+
 def _progress_printer():  # type: ignore[no-untyped-def]
     from plugin_server.pipeline.events import (
         ClipFailed,
@@ -166,8 +201,10 @@ def _progress_printer():  # type: ignore[no-untyped-def]
     def on_event(event) -> None:  # type: ignore[no-untyped-def]
         if isinstance(event, JobStarted):
             plan = event.plan
+            # Every clip from the start (refused ones too), so the total never grows.
             display.start(
-                [(c.clip_id, f"V{c.track_index} {c.name}") for c in plan.clips],
+                [(c.clip_id, f"V{c.track_index} {c.name}") for c in plan.clips]
+                + [(p.clip_id, f"V{p.track_index} {p.name}") for p in plan.problems],
                 header=f"{len(plan.clips)} clips, engine {plan.engine}, preset {plan.preset}",
             )
         elif isinstance(event, ClipProgressed):
@@ -175,11 +212,13 @@ def _progress_printer():  # type: ignore[no-untyped-def]
         elif isinstance(event, ClipFinished):
             outcome = event.outcome
             how = "from cache" if outcome.from_cache else f"generated in {outcome.elapsed_s:.1f} s"
-            display.finished(outcome.clip_id, f"{how} -> {outcome.file_name}")
+            display.finished(
+                outcome.clip_id, f"{how} -> {outcome.file_name}{_prompt_words(outcome.report)}"
+            )
         elif isinstance(event, ClipFailed):
             problem = event.problem
-            label = f"{problem.track_name} {problem.name}".strip()
-            display.finished(problem.clip_id, f"{problem.kind}: {problem.reason}", label)
+            label = f"V{problem.track_index} {problem.name}"
+            display.finished(problem.clip_id, f"{problem.kind.value}: {problem.reason}", label)
         elif isinstance(event, JobFinished):
             display.close()
 

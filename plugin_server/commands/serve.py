@@ -31,7 +31,12 @@ def default_work_dir() -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from plugin_server.server.config import DEFAULT_HOST, DEFAULT_PORT
+    from plugin_server.server.config import (
+        DEFAULT_HOST,
+        DEFAULT_MAX_PARSE_BYTES,
+        DEFAULT_PARSE_TIMEOUT_S,
+        DEFAULT_PORT,
+    )
 
     network = parser.add_argument_group("network")
     network.add_argument(
@@ -44,12 +49,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"gRPC port, 0 = any (default {DEFAULT_PORT})",
     )
     network.add_argument(
-        "--max-message-mb", type=float, default=64, help="largest gRPC message (default 64 MiB)"
+        "--max-message-mb",
+        type=float,
+        default=64,
+        help="largest gRPC message, and largest timeline inflated from an .otioz (default 64 MiB)",
     )
     network.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics on this HTTP port"
     )
     network.add_argument("--metrics-host", default=DEFAULT_HOST, help="metrics bind address")
+    network.add_argument(
+        "--http-port",
+        type=int,
+        help="also serve Connect and gRPC-Web (browsers, curl) on this port of --host, 0 = any",
+    )
+    network.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed to call the HTTP port, e.g. https://panel.example "
+        "(repeatable; none by default)",
+    )
     add_engine_arguments(parser, default_preset="default")
     add_media_arguments(
         parser,
@@ -78,6 +99,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     capacity.add_argument(
         "--max-clips-per-job", type=int, default=2000, help="clips per job (default 2000)"
+    )
+    capacity.add_argument(
+        "--max-parse-mb",
+        type=float,
+        default=DEFAULT_MAX_PARSE_BYTES / (1 << 20),
+        help="memory for parsing one AAF timeline, in a child process (default "
+        f"{DEFAULT_MAX_PARSE_BYTES >> 20} MiB)",
+    )
+    capacity.add_argument(
+        "--parse-timeout",
+        type=float,
+        default=DEFAULT_PARSE_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"time for parsing one AAF timeline (default {DEFAULT_PARSE_TIMEOUT_S:g})",
     )
     capacity.add_argument(
         "--shutdown-grace",
@@ -146,8 +181,12 @@ def build_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             tls=tls,
             metrics_port=args.metrics_port,
             metrics_host=args.metrics_host,
+            http_port=args.http_port,
+            cors_origins=tuple(args.cors_origin),
             shutdown_grace_s=args.shutdown_grace,
             executor=executor_settings(args),
+            max_parse_bytes=int(args.max_parse_mb * (1 << 20)),
+            parse_timeout_s=args.parse_timeout,
         )
     except ValueError as error:
         raise OptionError(str(error)) from error
@@ -184,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"listening on {server.address}", flush=True)
     if server.metrics_port is not None:
         print(f"metrics on http://{config.metrics_host}:{server.metrics_port}/metrics", flush=True)
+    if server.http_url is not None:
+        print(f"http on {server.http_url}", flush=True)
     while not stop.wait(1.0):  # a timed wait lets the signal handler run promptly
         pass
     log.info("signal received: draining")

@@ -21,6 +21,10 @@ SAMPLE_RATE = 48_000
 ProgressCallback = Callable[[str, float], None]
 """Called with (stage name, percent 0..100) as an engine works."""
 
+StageCheck = Callable[[str, "ClipRequest"], None]
+"""Called with (stage name, request) before each stage of a clip; it may raise to stop the
+clip (the planner's injected memory ceiling raises an out-of-memory error this way)."""
+
 
 class EngineError(RuntimeError):
     """Generation failed for a reason the user can act on; the message says what to do."""

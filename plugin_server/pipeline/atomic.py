@@ -28,6 +28,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     descriptor, temporary_name = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.stem}{PARTIAL_MARK}", suffix=path.suffix
     )
+    # mkstemp creates 0600; a result file follows the process umask like any other new file.
+    os.fchmod(descriptor, file_mode())
     os.close(descriptor)
     temporary = Path(temporary_name)
     try:
@@ -35,6 +37,14 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the process umask: 0o666 & ~umask."""
+    # os.umask can only be read by setting it; it is set straight back.
+    current = os.umask(0o022)
+    os.umask(current)
+    return 0o666 & ~current
 
 
 @contextmanager

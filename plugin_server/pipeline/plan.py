@@ -24,8 +24,10 @@ from plugin_server.pipeline.identity import MediaIdentity
 from plugin_server.pipeline.records import ClipJob, ClipProblem, Plan, ProblemKind
 from plugin_server.pipeline.request import GenerationRequest
 from plugin_server.pipeline.settings import SettingsResolver
-from timeline.formats import read_timeline
+from plugin_server.pipeline.timeline_reader import ParseLimits, read_untrusted_timeline
+from timeline.errors import MalformedTimeline
 from timeline.records import ClipStatus, MediaMap, SpottedClip
+from timeline.relink import AMBIGUOUS_MARK
 from timeline.spotting import spot_clips
 
 MediaAccess = Callable[[Path], Path]
@@ -70,6 +72,8 @@ class PlanningContext:
     default_parameters: Mapping[str, Any] = field(default_factory=dict)
     default_seed: int = 0
     workers: int = 1
+    # The budget for parsing a client's timeline; None parses in-process (local files).
+    parse_limits: ParseLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -90,19 +94,28 @@ def plan_timeline(
 ) -> PreparedJob:
     """Read, spot and plan a timeline; raises InvalidRequest, EngineUnavailable, TimelineError."""
     engine, settings = _resolve_engine_and_settings(request, context)
-    loaded = read_timeline(
+    loaded = read_untrusted_timeline(
         source.source,
         format=source.format or None,
         timeline_name=source.timeline_name or None,
         source_name=source.source_name or None,
+        limits=context.parse_limits,
     )
-    spotted = tuple(
-        spot_clips(
-            loaded.timeline,
-            media_map,
-            media_start_timecode=lambda path: _media_start_timecode(path, context),
+    try:
+        spotted = tuple(
+            spot_clips(
+                loaded.timeline,
+                media_map,
+                media_start_timecode=lambda path: _media_start_timecode(path, context),
+            )
         )
-    )
+    # Structures the spotter cannot walk: nesting deeper than Python's stack (480 stacks in
+    # stacks), rates OTIO's timecode refuses. The request is bad, not the server.
+    except (RecursionError, ValueError, OverflowError) as error:
+        raise MalformedTimeline(
+            f"the timeline cannot be spotted: {type(error).__name__}: {str(error)[:200]}",
+            file=loaded.source_name,
+        ) from error
     selected = _select_tracks(spotted, request.tracks)
     clips: list[ClipJob] = []
     problems: list[ClipProblem] = []
@@ -134,9 +147,30 @@ def plan_timeline(
         timeline_name=str(loaded.timeline.name or ""),
         timeline_format=loaded.format,
         result_format=result_format,
-        notes=(*loaded.notes, *result_notes),
+        notes=(*loaded.notes, *result_notes, *_prompt_word_notes(engine.name, clips)),
     )
     return PreparedJob(plan=plan, request=request, loaded=loaded, spotted=spotted)
+
+
+_MAX_PROMPT_NOTES = 20
+
+
+def _prompt_word_notes(engine_name: str, clips: list[ClipJob]) -> tuple[str, ...]:
+    """For the procedural engine, which words of each distinct prompt it will use and which
+    it ignores (unknown words fall back silently otherwise)."""
+    if engine_name != "procedural":
+        return ()
+    from plugin_server.engines.procedural.prompt import plan_from_prompt
+
+    notes: list[str] = []
+    for prompt in dict.fromkeys(clip.prompt for clip in clips):
+        if len(notes) == _MAX_PROMPT_NOTES:
+            break
+        words = plan_from_prompt(prompt)
+        used = ", ".join(words.matched) or "(none: the neutral recipe)"
+        ignored = f"; ignored: {', '.join(words.ignored)}" if words.ignored else ""
+        notes.append(f"prompt {prompt!r}: words used: {used}{ignored}")
+    return tuple(notes)
 
 
 def plan_media_clip(
@@ -189,7 +223,7 @@ def _media_start_timecode(path: Path, context: PlanningContext) -> float | None:
     if context.media_access is not None:
         try:
             context.media_access(path)
-        except AccessRefused:
+        except (AccessRefused, InputNotFound, InvalidRequest):
             return None
     return probe(path).start_timecode_s
 
@@ -276,6 +310,7 @@ def _problem(clip: SpottedClip, kind: ProblemKind, reason: str) -> ClipProblem:
         name=clip.name,
         track_name=clip.track_name,
         record_timecode=clip.record_timecode,
+        track_index=clip.track_index,
     )
 
 
@@ -285,29 +320,41 @@ def _clip_problem(clip: SpottedClip, context: PlanningContext) -> ClipProblem | 
         # The spotter skips clips whose media it could not find; that is missing media to the
         # user, who can fix it with a media root or map, unlike a generator or a hidden clip.
         lost = clip.media_url is not None and clip.media_path is None
+        if lost and context.media_access is not None and AMBIGUOUS_MARK not in clip.reason:
+            return _not_found(clip)
         kind = ProblemKind.MISSING_MEDIA if lost else ProblemKind.SKIPPED
         return _problem(clip, kind, f"clip {clip.name!r} at {clip.record_timecode}: {clip.reason}")
     if clip.media_path is None:
-        where = clip.media_url or "(no media reference)"
-        return _problem(
-            clip,
-            ProblemKind.MISSING_MEDIA,
-            f"clip {clip.name!r} at {clip.record_timecode}: media {where} was not found; "
-            "add a media root or media map that contains it",
-        )
+        return _not_found(clip)
     if context.media_access is not None:
         try:
             context.media_access(clip.media_path)
-        except AccessRefused as error:
-            return _problem(clip, ProblemKind.OUTSIDE_MEDIA_ROOTS, f"clip {clip.name!r}: {error}")
-    if not clip.media_path.is_file():
-        return _problem(
-            clip,
-            ProblemKind.MISSING_MEDIA,
-            f"clip {clip.name!r} at {clip.record_timecode}: media file {clip.media_path} "
-            "does not exist",
-        )
+        except (AccessRefused, InputNotFound, InvalidRequest):
+            # Refused exactly like media that does not exist: telling the two apart would let
+            # a client probe for any file on the server.
+            return _not_found(clip)
+    if not _is_file(clip.media_path):
+        return _not_found(clip)
     return None
+
+
+def _not_found(clip: SpottedClip) -> ClipProblem:
+    """The one answer for media that is missing, outside the media roots or unusable."""
+    where = repr(clip.media_url) if clip.media_url else "(no media reference)"
+    return _problem(
+        clip,
+        ProblemKind.MISSING_MEDIA,
+        f"clip {clip.name!r} at {clip.record_timecode}: media {where} was not found under the "
+        "server's media roots (only files there are read); add a media root, search folder or "
+        "media map that contains it",
+    )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the file system refuses (too long) names no file
+        return False
 
 
 def _clip_job(

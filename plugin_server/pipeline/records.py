@@ -31,6 +31,7 @@ class ClipProblem:
     name: str = ""
     track_name: str = ""
     record_timecode: str = ""
+    track_index: int = 0  # 1-based video track number ("V1"); 0 when not from a timeline
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class ClipJob:
             name=self.name,
             track_name=self.track_name,
             record_timecode=self.record_timecode,
+            track_index=self.track_index,
         )
 
 

@@ -11,9 +11,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 
 from plugin_server.engines.base import Cancelled, Engine, EngineError, EngineUnavailable
 from plugin_server.media.errors import MediaError
@@ -40,9 +41,8 @@ from plugin_server.pipeline.records import (
     Plan,
     ProblemKind,
 )
-from timeline.formats import timeline_to_bytes
+from timeline.native import result_document
 from timeline.records import GeneratedAudio
-from timeline.result import build_result
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,11 @@ def execute_job(
     yield JobFinished(_summary(job_id, plan, outcomes, problems, started, cancel))
 
 
+def _library_files(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    files = parameters.get("library_files")
+    return {"library_files": files} if files else {}
+
+
 def _result_timeline(
     prepared: PreparedJob, outcomes: list[ClipOutcome], result: ResultDestination
 ) -> TimelineReady:
@@ -219,19 +224,22 @@ def _result_timeline(
                 "preset": prepared.plan.preset,
                 "seed": outcome.seed,
                 "content_hash": outcome.audio.sha256,
+                # The library engine's list of the files it used and where (credits, licences).
+                **_library_files(outcome.report.parameters),
             },
         )
         for outcome in outcomes
     ]
     target_format = prepared.plan.result_format
-    timeline = build_result(
-        prepared.loaded.timeline,
+    # FCP 7 XML and FCPXML answered in their own format are the editor's document plus the
+    # Foley (timeline.native); everything else is the OTIO result serialized.
+    data = result_document(
+        prepared.loaded,
         list(prepared.spotted),
         generated,
         handles_frames=prepared.request.handles_frames,
         target_format=target_format,
-    )
-    data = timeline_to_bytes(timeline, target_format)
+    ).data
     if result.timeline_path is not None:
         write_bytes_atomically(result.timeline_path, data)
     return TimelineReady(

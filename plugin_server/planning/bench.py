@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from plugin_server.engines.base import ClipRequest
-from plugin_server.engines.registry import EngineConfig, create_engine
+from plugin_server.engines.registry import EngineConfig
 from plugin_server.planning.calibration import load_calibration
 from plugin_server.planning.device import DeviceCapacity
+from plugin_server.planning.loaded_dims import engine_dims
 from plugin_server.planning.measure import StageMeter
 from plugin_server.planning.memory_model import (
     STAGES,
     SourceVideo,
-    network_bytes,
     stage_loads,
 )
 from plugin_server.planning.model_dims import ModelDims
-from plugin_server.planning.planner import estimate_clip, resident_weight_bytes
+from plugin_server.planning.planner import dit_split, estimate_clip
+from plugin_server.planning.wiring import wired_engine
 from plugin_server.planning.workload import workload
 from plugin_server.presets import BUILTIN_PRESETS, GenerationSettings, load_preset
 
@@ -162,7 +163,7 @@ def run_case(
     meter.start()
     started = time.perf_counter()
     meter.progress("load", 0.0)
-    engine = create_engine(
+    engine = wired_engine(
         "hunyuan",
         EngineConfig(weights_dir=weights, device=device.name, options=dict(engine_options or {})),
     )
@@ -178,7 +179,7 @@ def run_case(
     audio = engine.generate(request, progress=meter.progress)
     measured = meter.finish()
     wall = time.perf_counter() - started
-    dims = engine.memory_dims()  # type: ignore[attr-defined]
+    dims = engine_dims(engine)
     if dims is None:
         raise BenchError("the engine reports no model sizes after a clip; cannot predict")
     result = BenchResult(case=case, device=f"{device.name} ({device.description})")
@@ -186,13 +187,13 @@ def run_case(
     result.audio_samples = int(audio.samples.shape[0])
     result.sample_rate = audio.sample_rate
     result.notes = list(audio.report.notes)
-    _fill_stages(result, measured, case, clip, dims, device)
+    fill_stages(result, measured, case, clip, dims, device)
     del engine, audio, request
     gc.collect()
     return result, dims
 
 
-def _fill_stages(
+def fill_stages(
     result: BenchResult,
     measured: Sequence[Any],
     case: BenchCase,
@@ -205,7 +206,6 @@ def _fill_stages(
     work = workload(case.settings, clip.duration_s)
     fp8 = device.supports_fp8
     loads = stage_loads(dims, work, device_kind=device.kind, fp8_available=fp8, source=source)
-    weights = network_bytes(dims, case.settings, fp8_available=fp8)
     by_name = {stage.stage: stage for stage in measured}
     if "load" in by_name:
         # Loading the networks is measured too, though the planner only predicts the stages.
@@ -227,9 +227,7 @@ def _fill_stages(
                 "predicted_seconds": round(predicted.seconds, 4),
                 # What the calibration is fitted on (see calibrate.py).
                 "analytic": {
-                    "resident_weight_bytes": resident_weight_bytes(
-                        name, weights, case.settings, device.kind
-                    ),
+                    "resident_weight_bytes": predicted.weight_bytes,
                     "device_bytes": load.device_bytes,
                     "host_bytes": load.host_bytes,
                     "flops": load.flops,
@@ -442,6 +440,24 @@ def target_predictions(
             REFERENCE_TARGET_BYTES,
             reference,
         ),
+        (
+            "reference+encoder_offload",
+            replace(reference, encoder_offload=True),
+            REFERENCE_TARGET_BYTES,
+            reference,
+        ),
+        (
+            "reference+encoder_offload+cache_clear_interval=8+vae_chunk_seconds=1",
+            replace(reference, encoder_offload=True, cache_clear_interval=8, vae_chunk_seconds=1),
+            REFERENCE_TARGET_BYTES,
+            reference,
+        ),
+        (
+            "reference+stream_blocks=2+encoder_offload",
+            replace(reference, encoder_offload=True, stream_blocks=2),
+            REFERENCE_TARGET_BYTES,
+            reference,
+        ),
         ("extreme", extreme, EXTREME_TARGET_BYTES, extreme),
         (
             "extreme+stagewise_offload",
@@ -455,12 +471,38 @@ def target_predictions(
             EXTREME_TARGET_BYTES,
             extreme,
         ),
+        (
+            "extreme+stream_blocks=2+encoder_offload+fp8_weights+vae_chunk_seconds=1",
+            replace(
+                extreme,
+                encoder_offload=True,
+                stream_blocks=2,
+                fp8_weights=True,
+                vae_chunk_seconds=1,
+            ),
+            EXTREME_TARGET_BYTES,
+            extreme,
+        ),
     ]
     rows = []
     for name, settings, target, without_offload in variants:
         estimate = estimate_clip(clip.duration_s, settings, dims, device, source=source)
         base = estimate_clip(clip.duration_s, without_offload, dims, device, source=source)
         extra_time = estimate.seconds / base.seconds - 1
+        transfer_s = None
+        if settings.stream_blocks:
+            # What PCIe alone imposes: every block copied once per transformer pass.
+            split = dit_split(dims, settings, fp8_available=device.supports_fp8)
+            calls = stage_loads(
+                dims,
+                workload(settings, clip.duration_s),
+                device_kind=device.kind,
+                fp8_available=device.supports_fp8,
+            )["sampling"].calls
+            bandwidth = device.host_to_device_bytes_per_second or (
+                load_calibration(device.kind).host_to_device_bytes_per_second
+            )
+            transfer_s = round(calls * split.blocks / bandwidth, 3) if bandwidth else None
         rows.append(
             {
                 "settings": name,
@@ -471,6 +513,7 @@ def target_predictions(
                 "meets_memory_target": estimate.peak_memory_bytes < target,
                 "predicted_s": round(estimate.seconds, 3),
                 "extra_time_from_offload": round(extra_time, 3),
+                "pcie_transfer_s": transfer_s,
                 "meets_time_budget": (
                     extra_time <= REFERENCE_OFFLOAD_TIME_BUDGET
                     if target == REFERENCE_TARGET_BYTES

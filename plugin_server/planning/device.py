@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ class DeviceCapacity:
 
     `free_bytes` is what a new clip may use now (CUDA: free device memory; CPU: available host
     memory). `compute_capability` is CUDA's (major, minor), None for the CPU.
+    `host_to_device_bytes_per_second` is the pinned host-to-device copy rate measured on this
+    GPU (None: not measured; the planner then uses the calibration's figure).
     """
 
     name: str
@@ -29,6 +32,7 @@ class DeviceCapacity:
     total_bytes: int
     free_bytes: int
     compute_capability: tuple[int, int] | None = None
+    host_to_device_bytes_per_second: float | None = None
 
     @property
     def kind(self) -> str:
@@ -76,13 +80,48 @@ def probe_device(device: str = "auto") -> DeviceCapacity:
             f"device {device!r} asked for, but only {torch.cuda.device_count()} GPU(s) are visible"
         )
     free, total = torch.cuda.mem_get_info(index)
+    # A per-process cap (torch.cuda.set_per_process_memory_fraction) is what this process may
+    # use, whatever the card has free.
+    fraction_of = getattr(torch.cuda, "get_per_process_memory_fraction", None)
+    fraction = float(fraction_of(index)) if fraction_of is not None else 1.0
+    if fraction < 1.0:
+        capped = int(fraction * total) - int(torch.cuda.memory_reserved(index))
+        free = max(0, min(int(free), capped))
     return DeviceCapacity(
         name=f"cuda:{index}",
         description=torch.cuda.get_device_name(index),
         total_bytes=int(total),
         free_bytes=int(free),
         compute_capability=tuple(torch.cuda.get_device_capability(index)),  # type: ignore[arg-type]
+        host_to_device_bytes_per_second=host_to_device_bandwidth(index),
     )
+
+
+BANDWIDTH_PROBE_BYTES = 256 * 1024**2
+
+
+@functools.cache
+def host_to_device_bandwidth(index: int, size: int = BANDWIDTH_PROBE_BYTES) -> float:
+    """Pinned host-to-device copy rate of GPU `index` in bytes/s: the best of three timed
+    copies of `size` bytes after a warm-up (measured once per process, about 0.1 s)."""
+    import torch
+
+    device = torch.device("cuda", index)
+    host = torch.empty(size, dtype=torch.uint8).pin_memory()
+    target = torch.empty(size, dtype=torch.uint8, device=device)
+    target.copy_(host, non_blocking=True)
+    best = float("inf")
+    for _ in range(3):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        target.copy_(host, non_blocking=True)
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end) / 1000)
+    del host, target
+    rate = size / best
+    log.info("cuda:%d: host-to-device copies at %.1f GB/s (pinned, measured)", index, rate / 1e9)
+    return rate
 
 
 def _cpu_capacity() -> DeviceCapacity:

@@ -2,7 +2,8 @@
 
 The ladder, in order: half precision, fewer steps, lower frame rate, shorter windows, then the
 quality-neutral savers (sequential guidance, chunked visual encoding, chunked VAE decode),
-stage-wise offload, and finally the CPU. Each retry changes one thing from the last attempt.
+encoder-only offload, stage-wise offload, streamed transformer blocks (4 resident, then
+fewer), FP8 weights, and finally the CPU. Each retry changes one thing from the last attempt.
 A step the planner predicts would not lower the failing stage's peak is skipped (and listed as
 skipped): fewer sampler steps, for one, never lowers the peak of a sampler that keeps no
 trajectory. A clip therefore fails with out-of-memory only when no cheaper setting remains.
@@ -30,9 +31,18 @@ from plugin_server.engines.base import (
     EngineInfo,
     ProgressCallback,
 )
-from plugin_server.engines.registry import EngineConfig, create_engine
-from plugin_server.planning.ceiling import MEMORY_CEILING_OPTION, DeviceOutOfMemory
+from plugin_server.engines.registry import EngineConfig
+from plugin_server.planning.auto import fit_placement
+from plugin_server.planning.ceiling import (
+    MEMORY_CEILING_OPTION,
+    DeviceOutOfMemory,
+    ceiling_from_options,
+)
+from plugin_server.planning.device import DeviceCapacity, probe_device
+from plugin_server.planning.loaded_dims import engine_dims
+from plugin_server.planning.model_dims import dims_for_model_name
 from plugin_server.planning.planner import ClipEstimate, estimate_clip
+from plugin_server.planning.wiring import wired_engine
 from plugin_server.planning.workload import window_seconds
 from plugin_server.presets.settings import GenerationSettings
 
@@ -44,6 +54,10 @@ MIN_FRAME_RATE = 1.0
 FIRST_VISUAL_CHUNK = 8  # frames per encoder call (Synchformer takes at least one segment, 16)
 FIRST_VAE_CHUNK_S = 5.0
 MIN_VAE_CHUNK_S = 1.0
+FIRST_STREAM_BLOCKS = 4  # resident blocks when streaming starts; halved down to 1
+
+Placer = Callable[[GenerationSettings, float], tuple[GenerationSettings, str]]
+"""Resolves a `fit` placement for (settings, clip seconds): (settings to run, the reason)."""
 
 Predictor = Callable[[GenerationSettings, float], ClipEstimate | None]
 """The planner bound to a model and device: (settings, clip seconds) -> estimate, or None
@@ -123,8 +137,17 @@ def step_downs(settings: GenerationSettings, duration_s: float) -> list[StepDown
             if vae_chunk
             else FIRST_VAE_CHUNK_S,
         )
+    if not settings.encoder_offload and not settings.stagewise_offload:
+        add("encoder offload", encoder_offload=True)
     if not settings.stagewise_offload:
         add("stage-wise offload", stagewise_offload=True)
+    blocks = settings.stream_blocks
+    if blocks is None:
+        add("streamed blocks", stream_blocks=FIRST_STREAM_BLOCKS)
+    elif blocks > 1:
+        add("fewer resident blocks", stream_blocks=max(1, blocks // 2))
+    if not settings.fp8_weights:
+        add("FP8 weights", fp8_weights=True)
     return steps
 
 
@@ -170,10 +193,12 @@ class OomFallbackEngine:
         *,
         predict: Predictor | None = None,
         cpu_engine: Callable[[], Engine] | None = None,
+        place: Placer | None = None,
     ) -> None:
         self._engine = engine
         self._predict = predict
         self._cpu_engine = cpu_engine
+        self._place = place
         self.name = engine.name
 
     def info(self) -> EngineInfo:
@@ -190,7 +215,10 @@ class OomFallbackEngine:
         attempts: list[Attempt] = []
         skipped: list[str] = []
         engine, device, on_cpu = self._engine, self._engine.info().device, False
-        step = StepDown("as requested", request.settings)
+        settings, placed = request.settings, ""
+        if settings.placement != "manual" and self._place is not None:
+            settings, placed = self._place(settings, request.duration_s)
+        step = StepDown("as requested", settings)
         while True:
             predicted = self._peak(step.settings, request.duration_s)
             started = time.perf_counter()
@@ -209,7 +237,8 @@ class OomFallbackEngine:
                         predicted_peak_bytes=predicted,
                     )
                 )
-                return _with_attempts(audio, attempts, skipped)
+                audio = _with_attempts(audio, attempts, skipped)
+                return _with_placement(audio, placed) if placed else audio
             attempts.append(
                 Attempt(
                     step.name,
@@ -314,6 +343,13 @@ def _with_attempts(audio: ClipAudio, attempts: list[Attempt], skipped: list[str]
     return replace(audio, report=replace(report, parameters=parameters, notes=tuple(notes)))
 
 
+def _with_placement(audio: ClipAudio, reason: str) -> ClipAudio:
+    report = audio.report
+    parameters = {**report.parameters, "placement_choice": reason}
+    notes = (*report.notes, reason)
+    return replace(audio, report=replace(report, parameters=parameters, notes=notes))
+
+
 def with_oom_fallback(name: str, config: EngineConfig) -> OomFallbackEngine:
     """The engine `name` wrapped in the OOM fallback, with the planner and a CPU last step.
 
@@ -321,20 +357,37 @@ def with_oom_fallback(name: str, config: EngineConfig) -> OomFallbackEngine:
     report none, such as the procedural one, step down without skipping), and the CPU step
     builds the same engine on the CPU without any injected memory ceiling.
     """
-    engine = create_engine(name, config)
+    engine = wired_engine(name, config)
     device_kind = "cpu" if engine.info().device == "cpu" else "cuda"
 
     def predict(settings: GenerationSettings, duration_s: float) -> ClipEstimate | None:
-        dims = getattr(engine, "memory_dims", lambda: None)()
+        dims = engine_dims(engine)
         return None if dims is None else estimate_clip(duration_s, settings, dims, "cuda")
 
     def on_cpu() -> Engine:
         options = {k: v for k, v in config.options.items() if k != MEMORY_CEILING_OPTION}
-        return create_engine(name, replace(config, device="cpu", options=options))
+        return wired_engine(name, replace(config, device="cpu", options=options))
 
     has_ceiling = MEMORY_CEILING_OPTION in config.options
+    ceiling = ceiling_from_options(config.options)
+
+    def place(settings: GenerationSettings, duration_s: float) -> tuple[GenerationSettings, str]:
+        if not hasattr(engine, "loaded_networks"):
+            return settings, ""  # no networks to place (the procedural engine)
+        info = engine.info()
+        dims = engine_dims(engine) or dims_for_model_name(info.model)
+        if ceiling is not None:
+            # The injected ceiling stands for a GPU of that size (as the guard predicts "cuda").
+            capacity = DeviceCapacity(info.device, "injected ceiling", ceiling, ceiling, (9, 0))
+        else:
+            capacity = probe_device(info.device)
+        choice = fit_placement(settings, duration_s, dims, capacity)
+        log.info("%s", choice.reason)
+        return choice.settings, choice.reason
+
     return OomFallbackEngine(
         engine,
         predict=predict,
         cpu_engine=on_cpu if device_kind == "cuda" or has_ceiling else None,
+        place=place,
     )

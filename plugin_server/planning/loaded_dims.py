@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from plugin_server.engines.hunyuan.models import ModelSet
 
 
+def engine_dims(engine: object) -> ModelDims | None:
+    """The planner's view of an engine's loaded networks; None before its first clip or for an
+    engine without networks (the procedural one)."""
+    networks = getattr(engine, "loaded_networks", None)
+    models = networks() if callable(networks) else None
+    return None if models is None else loaded_dims(models)
+
+
 def loaded_dims(models: ModelSet) -> ModelDims:
     """Describe `models` (one weights directory, loaded) to the planner."""
     siglip = models.siglip.model.config

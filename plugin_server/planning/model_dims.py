@@ -22,6 +22,7 @@ SYNC_SEGMENT_FRAMES = 16
 SYNC_SEGMENT_HOP = 8
 SYNC_FPS = 25
 SYNC_TOKENS_PER_SEGMENT = 8
+SYNC_HEADS = 12  # the official code builds the Synchformer with 12 heads whatever its width
 TEXT_TOKENS = 77
 LATENT_RATE_HZ = 50
 AUDIO_HOP = 960  # 48 kHz samples per latent frame
@@ -61,6 +62,11 @@ class DiTDims:
 
     def block_parameter_count(self) -> int:
         """Parameters of the triple and single blocks: what FP8 storage applies to."""
+        triple, single = self.block_sizes()
+        return self.depth_triple_blocks * triple + self.depth_single_blocks * single
+
+    def block_sizes(self) -> tuple[int, int]:
+        """Parameters of one triple block and of one single block (what streams per block)."""
         c, d, m, f = self.hidden_size, self.head_dim, self.triple_mlp_hidden, self.conv_mlp_hidden
         linear = _linear
         triple = (
@@ -80,7 +86,7 @@ class DiTDims:
             + 3 * (3 * c * f)  # conv SwiGLU, kernel 3, no bias
             + 2 * d
         )  # fmt: skip
-        return self.depth_triple_blocks * triple + self.depth_single_blocks * single
+        return triple, single
 
     def parameter_count(self) -> int:
         c, linear = self.hidden_size, _linear
@@ -271,7 +277,7 @@ class RandomModelSpec:
     siglip_image_size: int = 128
     siglip_patch: int = 16
     clap_width: int = 32
-    sync_width: int = 64
+    sync_width: int = 48
     sync_depth: int = 1
     sync_patch: int = 32
     dac_encoder_dim: int = 4
@@ -300,7 +306,7 @@ class RandomModelSpec:
             ),
             clap=_clap_text(self.clap_width, 1, 2, 2 * self.clap_width, vocabulary=265),
             synchformer=_synchformer_visual(
-                self.sync_width, self.sync_depth, max(1, self.sync_width // 64), 2, self.sync_patch
+                self.sync_width, self.sync_depth, SYNC_HEADS, 2, self.sync_patch
             ),
             dac=DacDims(decoder_dim=self.dac_decoder_dim, encoder_dim=self.dac_encoder_dim),
         )
@@ -384,7 +390,7 @@ def _synchformer_visual(
 # larger_clap_general (RoBERTa-base text tower), Synchformer's visual branch, DAC 128d 48 kHz.
 RELEASED_SIGLIP = _siglip_vision(768, 12, 12, 3072)
 RELEASED_CLAP = _clap_text(768, 12, 12, 3072, vocabulary=50265)
-RELEASED_SYNCHFORMER = _synchformer_visual(768, 12, 12)
+RELEASED_SYNCHFORMER = _synchformer_visual(768, 12, SYNC_HEADS)
 RELEASED_DAC = DacDims()
 
 XXL_DIT = DiTDims(hidden_size=1536, depth_triple_blocks=18, depth_single_blocks=36, num_heads=12)
@@ -408,7 +414,7 @@ RANDOM_MODELS: dict[str, RandomModelSpec] = {
         siglip_image_size=SIGLIP_IMAGE_SIZE,  # the real frame size, so pixel buffers are real
         siglip_patch=32,
         clap_width=64,
-        sync_width=64,
+        sync_width=48,
         sync_depth=1,
         sync_patch=16,  # the real 14x14 patches per frame: 1,569 tokens per segment
         dac_decoder_dim=64,

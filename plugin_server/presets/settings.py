@@ -21,6 +21,8 @@ LORA_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 HalfDtype = Literal["float16", "bfloat16"]
 CfgMode = Literal["batched", "sequential"]
 Attention = Literal["sdpa", "math"]
+SdpaBackend = Literal["auto", "flash", "efficient", "cudnn", "math"]
+Placement = Literal["manual", "fit", "fit_fp8"]
 
 
 class PresetError(ValueError):
@@ -57,6 +59,20 @@ class GenerationSettings:
     cfg_mode: CfgMode = "batched"
     vae_chunk_seconds: float | None = None
     fp8_weights: bool = False
+    # The transformer resident, only the encoders and the VAE brought to the device per stage.
+    encoder_offload: bool = False
+    # Transformer blocks streamed through the device from (pinned) host memory, this many
+    # resident at once (the one computing and the rest prefetched); None: all resident.
+    stream_blocks: int | None = None
+    # torch.compile of the transformer (kept compiled per worker), and the fused attention
+    # kernel SDPA may use ("auto": PyTorch's choice).
+    torch_compile: bool = False
+    sdpa_backend: SdpaBackend = "auto"
+    # "manual": the placement switches above as set. "fit": before each clip the planner picks
+    # the fastest of resident / encoder offload / streamed blocks predicted to fit the device;
+    # "fit_fp8" may also store the blocks in FP8 when nothing else fits
+    # (plugin_server/planning/auto.py, fit_placement).
+    placement: Placement = "manual"
     negative_prompt: str = "noisy, harsh"
     # A LoRA adapter (a folder name in the server's LoRA directory), or None for the base model.
     lora: str | None = None
@@ -84,6 +100,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "cache_clear_interval": (1, 100_000),
     "guidance_scale": (0.0, 30.0),
     "vae_chunk_seconds": (0.5, 600.0),
+    "stream_blocks": (1, 128),
     # The guide's longest window is 60 s (the authors' own reader stops at 15 s); longer windows
     # are refused here, and clips longer than a window are generated in several windows.
     "max_audio_duration": (1.0, 60.0),
@@ -93,6 +110,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "half_precision_dtype": ("float16", "bfloat16"),
     "cfg_mode": ("batched", "sequential"),
     "attention": ("sdpa", "math"),
+    "sdpa_backend": ("auto", "flash", "efficient", "cudnn", "math"),
+    "placement": ("manual", "fit", "fit_fp8"),
 }
 
 
@@ -118,7 +137,13 @@ def _validated(values: Mapping[str, Any], source: str, lines: Mapping[str, int])
 
 
 def _check_value(key: str, value: Any, where: str) -> Any:
-    if key in ("use_half_precision", "stagewise_offload", "fp8_weights"):
+    if key in (
+        "use_half_precision",
+        "stagewise_offload",
+        "fp8_weights",
+        "encoder_offload",
+        "torch_compile",
+    ):
         if not isinstance(value, bool):
             raise PresetError(f"{where} must be true or false, got {value!r}")
         return value
@@ -145,9 +170,12 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         return value
     if key == "max_audio_duration" and value == ADAPTIVE:
         return value
-    if key in ("cache_clear_interval", "vae_chunk_seconds") and value in (None, "none"):
+    if key in ("cache_clear_interval", "vae_chunk_seconds", "stream_blocks") and value in (
+        None,
+        "none",
+    ):
         return None
-    integer = key in ("diffusion_timesteps", "batch_size", "cache_clear_interval")
+    integer = key in ("diffusion_timesteps", "batch_size", "cache_clear_interval", "stream_blocks")
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = "a whole number" if integer else "a number"
         extra = " or 'adaptive'" if key == "max_audio_duration" else ""

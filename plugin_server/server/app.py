@@ -1,5 +1,6 @@
-"""A running server: gRPC (service, health, reflection) plus the metrics endpoint, and its
-graceful shutdown.
+"""A running server: gRPC (service, health, reflection) plus the metrics endpoint, optionally the
+same service over Connect and gRPC-Web (`http_port`, plugin_server.server.http), and its graceful
+shutdown.
 
 Shutdown (SIGTERM, or stop()): health turns NOT_SERVING and new jobs are refused with
 UNAVAILABLE; jobs in flight get `shutdown_grace_s` to finish; jobs still running then are
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,10 +23,14 @@ from plugin_server.pipeline.engine_set import EngineFactory
 from plugin_server.planning.fallback import with_oom_fallback
 from plugin_server.proto_gen.foley.v1 import foley_pb2, foley_pb2_grpc
 from plugin_server.server.config import ServerConfig
+from plugin_server.server.rpc_limit import SPARE_THREADS, ConcurrencyLimit
 from plugin_server.server.security.auth import BearerTokenInterceptor
 from plugin_server.server.security.tls import server_credentials
 from plugin_server.server.service import FoleyService
 from plugin_server.server.servicer import FoleyServicer
+
+if TYPE_CHECKING:
+    from plugin_server.server.http.transport import HttpTransport
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +54,36 @@ class FoleyServer:
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
         self._grpc = self._build_grpc_server()
+        self.http: HttpTransport | None = None
+        if config.http_port is not None:
+            from plugin_server.server.http.transport import HttpTransport
+
+            self.http = HttpTransport(config, self.service)
 
     def _build_grpc_server(self) -> grpc.Server:
         config = self.config
-        interceptors = [BearerTokenInterceptor(config.auth_token)] if config.auth_token else []
+        interceptors: list[grpc.ServerInterceptor] = (
+            [BearerTokenInterceptor(config.auth_token)] if config.auth_token else []
+        )
+        # Our limit, not gRPC's maximum_concurrent_rpcs: refusals carry a retry hint and are
+        # counted (rpc_limit.py).
+        self.rpc_limit = ConcurrencyLimit(
+            config.rpc_limit,
+            retry_after_s=self.service.jobs.retry_after_s,
+            on_refused=lambda: self.service.metrics.jobs.labels("rejected").inc(),
+        )
+        interceptors.append(self.rpc_limit)
         server = grpc.server(
-            # Each open stream holds a thread; leave room for unary calls and health checks.
-            futures.ThreadPoolExecutor(max_workers=config.max_jobs + 16),
+            # Each open stream holds a thread; spare threads answer refusals and health checks.
+            futures.ThreadPoolExecutor(max_workers=config.rpc_limit + SPARE_THREADS),
             interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", config.max_message_bytes),
                 ("grpc.max_send_message_length", config.max_message_bytes),
+                # gRPC sets SO_REUSEPORT by default, so a second server on the same port would
+                # start and silently take half the connections; refuse it instead.
+                ("grpc.so_reuseport", 0),
             ],
-            maximum_concurrent_rpcs=2 * config.max_jobs + 16,
         )
         foley_pb2_grpc.add_FoleyServiceServicer_to_server(FoleyServicer(self.service), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -74,8 +97,28 @@ class FoleyServer:
         host = self.config.host
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
+    @property
+    def http_port(self) -> int | None:
+        """The bound HTTP (Connect, gRPC-Web) port; None when not serving HTTP."""
+        return self.http.port if self.http is not None else None
+
+    @property
+    def http_url(self) -> str | None:
+        if self.http is None:
+            return None
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.http.scheme}://{host}:{self.http.port}"
+
     def start(self) -> None:
         config = self.config
+        default_engine = self.service.pool.engine_info(config.engine)
+        if not default_engine.available:
+            # Refuse to start rather than accept every job only to refuse it.
+            self.service.close(timeout_s=1.0)
+            raise ValueError(
+                f"the default engine {config.engine!r} cannot run: {default_engine.reason}"
+            )
         bind = (
             f"[{config.host}]:{config.port}"
             if ":" in config.host
@@ -94,6 +137,12 @@ class FoleyServer:
             self._metrics_http, self.metrics_port = self.service.metrics.serve(
                 config.metrics_host, config.metrics_port
             )
+        if self.http is not None:
+            try:
+                self.http.start()
+            except OSError:
+                self._grpc.stop(grace=None)
+                raise
         self._grpc.start()
         for service in ("", SERVICE_NAME):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -107,6 +156,12 @@ class FoleyServer:
             ", ".join(map(str, config.media_roots)),
             config.output_root or "none",
         )
+        if self.http is not None:
+            log.info(
+                "serving Connect and gRPC-Web on %s (CORS origins: %s)",
+                self.http_url,
+                ", ".join(config.cors_origins) or "none",
+            )
 
     def stop(self, grace_s: float | None = None) -> None:
         """Drain and stop: see the module docstring. Blocks until done."""
@@ -124,6 +179,8 @@ class FoleyServer:
                 if not jobs.wait_idle(_CANCEL_SETTLE_S):
                     log.warning("%d job(s) still winding down; stopping anyway", jobs.running())
             self._grpc.stop(grace=1.0).wait()
+            if self.http is not None:
+                self.http.stop()
             self.service.close(timeout_s=_CANCEL_SETTLE_S)
             if self._metrics_http is not None:
                 self._metrics_http.shutdown()

@@ -40,6 +40,7 @@ class JobManager:
         self.max_clips_per_job = max_clips_per_job
         self._workers = workers
         self._jobs: dict[str, JobHandle] = {}
+        self._planning = 0
         self._draining = False
         self._condition = threading.Condition()
 
@@ -62,6 +63,35 @@ class JobManager:
             handle = JobHandle(uuid.uuid4().hex[:16], clip_count, estimated_seconds, cancel)
             self._jobs[handle.job_id] = handle
             return handle
+
+    def planning(self) -> PlanningSlot:
+        """Take one of `max_jobs` planning slots (EstimatePlan, and a job before admission),
+        to be released by leaving the returned context; raises ServerBusy or ShuttingDown."""
+        with self._condition:
+            if self._draining:
+                raise ShuttingDown("the server is shutting down; send the job to another instance")
+            if self._planning >= self.max_jobs:
+                retry_s = self._retry_after_s()
+                raise ServerBusy(
+                    f"the server is busy planning {self._planning} timelines (its limit); "
+                    f"retry in about {retry_s:.1f} s",
+                    retry_after_s=retry_s,
+                )
+            self._planning += 1
+        return PlanningSlot(self)
+
+    def _end_planning(self) -> None:
+        with self._condition:
+            self._planning -= 1
+
+    def retry_after_s(self) -> float:
+        """The hint sent with every busy refusal: admitted work spread over the workers."""
+        with self._condition:
+            return self._retry_after_s()
+
+    def _retry_after_s(self) -> float:
+        queued_s = sum(job.estimated_seconds for job in self._jobs.values())
+        return min(_MAX_RETRY_S, max(_MIN_RETRY_S, queued_s / max(1, self._workers)))
 
     def release(self, handle: JobHandle) -> bool:
         """Forget a finished job; False when it was already released (release is idempotent)."""
@@ -109,10 +139,22 @@ class JobManager:
         if self._draining:
             raise ShuttingDown("the server is shutting down; send the job to another instance")
         if len(self._jobs) >= self.max_jobs:
-            queued_s = sum(job.estimated_seconds for job in self._jobs.values())
-            retry_s = min(_MAX_RETRY_S, max(_MIN_RETRY_S, queued_s / max(1, self._workers)))
+            retry_s = self._retry_after_s()
             raise ServerBusy(
                 f"the server is busy with {len(self._jobs)} jobs (its limit); "
                 f"retry in about {retry_s:.1f} s",
                 retry_after_s=retry_s,
             )
+
+
+class PlanningSlot:
+    """A taken planning slot; leaving the `with` block gives it back."""
+
+    def __init__(self, manager: JobManager) -> None:
+        self._manager = manager
+
+    def __enter__(self) -> PlanningSlot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._manager._end_planning()

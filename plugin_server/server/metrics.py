@@ -41,7 +41,7 @@ class ServerMetrics:
         )
         self.jobs = Counter(
             "foley_jobs",
-            "Jobs by outcome (completed, cancelled, failed, rejected)",
+            "Jobs by outcome (completed, cancelled, deadline_exceeded, failed, rejected)",
             ["outcome"],
             registry=registry,
         )
@@ -63,6 +63,14 @@ class ServerMetrics:
         )
         self.cache_misses = Counter(
             "foley_cache_misses", "Clips generated because the cache had none", registry=registry
+        )
+        # The HTTP transport's calls (gRPC calls are not counted here); its jobs are counted in
+        # foley_jobs like any other, since they run through the same service.
+        self.http_requests = Counter(
+            "foley_http_requests",
+            "HTTP calls (Connect, gRPC-Web) and file downloads by method, protocol and code",
+            ["method", "protocol", "code"],
+            registry=registry,
         )
         registry.register(DeviceMemoryCollector(devices))
 

@@ -36,11 +36,13 @@ from plugin_server.pipeline.plan import (
 from plugin_server.pipeline.records import Plan, ProblemKind
 from plugin_server.pipeline.request import GenerationRequest
 from plugin_server.pipeline.runner import ResultDestination, execute_job
+from plugin_server.pipeline.timeline_reader import ParseLimits
 from plugin_server.planning.fallback import with_oom_fallback
 from plugin_server.presets import AUTO_PRESET, BUILTIN_PRESETS, Preset, load_preset
 from plugin_server.server.config import AUDIO_CHUNK_BYTES, ServerConfig
 from plugin_server.server.errors import ServerBusy, ShuttingDown
 from plugin_server.server.jobs import JobHandle, JobManager
+from plugin_server.server.leftovers import JOBS_DIR, WorkDirLock, remove_leftovers
 from plugin_server.server.metrics import ServerMetrics
 from plugin_server.server.security.paths import PathPolicy
 from timeline.formats import readable_formats
@@ -151,8 +153,19 @@ class FoleyService:
         )
         self.devices = list(self.pool.devices)
         self.metrics = ServerMetrics(self.devices)
+        # Before anything writes there: a work dir is cleaned by the one server that holds it.
+        self._work_dir_lock = WorkDirLock(config.work_dir)
+        remove_leftovers(
+            config.work_dir, config.output_root, work_dir_locked=self._work_dir_lock.held
+        )
         self.cache = ResultCache(config.work_dir / "cache")
-        self._jobs_dir = config.work_dir / "jobs"
+        self._jobs_dir = config.work_dir / JOBS_DIR
+        self._parse_limits = ParseLimits(
+            max_memory_bytes=config.max_parse_bytes,
+            timeout_s=config.parse_timeout_s,
+            # A timeline inflated from an .otioz may be no larger than one sent as is.
+            max_content_bytes=config.max_message_bytes,
+        )
         self._identity = MediaIdentity()
         self.jobs = JobManager(
             max_jobs=config.max_jobs,
@@ -203,15 +216,18 @@ class FoleyService:
         )
 
     def plan(self, job: TimelineJob) -> Plan:
-        """The plan of a timeline job, without generating (EstimatePlan)."""
-        return self._plan_timeline(job).plan
+        """The plan of a timeline job, without generating (EstimatePlan). Planning reads and
+        probes files, so it is admitted like a job: at most max_jobs plans at once."""
+        with self._admitted(self.jobs.planning):
+            return self._plan_timeline(job).plan
 
     def generate_timeline(
         self, job: TimelineJob, cancel: threading.Event
     ) -> Iterator[PipelineEvent]:
         """Run a timeline job; see plugin_server.pipeline.events for the order of events."""
         self._admitted(self.jobs.check_open)
-        prepared = self._plan_timeline(job)
+        with self._admitted(self.jobs.planning):
+            prepared = self._plan_timeline(job)
         stem = PurePath(job.timeline.source_name or job.timeline.path or "timeline").stem
         yield from self._run(prepared, job.delivery, cancel, result_stem=stem)
 
@@ -263,6 +279,7 @@ class FoleyService:
             default_parameters=self.config.default_parameters,
             default_seed=self.config.default_seed,
             workers=self.pool.size,
+            parse_limits=self._parse_limits,
         )
 
     def _check_request(self, options: GenerationRequest) -> None:
@@ -317,6 +334,7 @@ class FoleyService:
             lambda: self.jobs.admit(len(plan.clips), plan.estimated_seconds, cancel)
         )
         job_dir = self._jobs_dir / handle.job_id
+        finished = False
         try:
             # The log context is set only around code that does not yield: a generator may be
             # resumed or closed in another thread, where its context variables do not exist.
@@ -339,18 +357,28 @@ class FoleyService:
                 result=result,
             )
             for event in events:
-                self._observe(event, plan)
+                self._observe(event, plan, cancel)
                 if isinstance(event, JobFinished):
+                    finished = True
+                    _log_finished(handle.job_id, event)
                     # Released before the last message goes out, so that a client reading the
                     # summary finds the job gone (CancelJob: not found) and its slot free.
                     self._finish(handle, job_dir)
                 yield event
         except Exception:
+            finished = True
             with log_context(job_id=handle.job_id):
                 log.exception("job failed")
             self.metrics.jobs.labels("failed").inc()
             raise
         finally:
+            if not finished:
+                # The stream was closed before the summary: the client cancelled, its deadline
+                # passed, or the connection dropped. The RPC's end set `cancel` already.
+                cause = getattr(cancel, "cause", "") or "cancelled"
+                with log_context(job_id=handle.job_id):
+                    log.info("job stopped before it finished: %s", _CAUSES.get(cause, cause))
+                self.metrics.jobs.labels(cause).inc()
             self._finish(handle, job_dir)
 
     def _destinations(
@@ -374,7 +402,7 @@ class FoleyService:
             return audio_dir, ResultDestination(file_name, audio_reference_dir=reference)
         return audio_dir, ResultDestination(file_name, timeline_path=audio_dir / file_name)
 
-    def _observe(self, event: PipelineEvent, plan: Plan) -> None:
+    def _observe(self, event: PipelineEvent, plan: Plan, cancel: threading.Event) -> None:
         metrics = self.metrics
         if isinstance(event, ClipFinished):
             outcome = event.outcome
@@ -390,8 +418,10 @@ class FoleyService:
             result = {ProblemKind.SKIPPED: "skipped", ProblemKind.CANCELLED: "cancelled"}
             metrics.clips.labels(result.get(kind, "failed")).inc()
         elif isinstance(event, JobFinished):
-            outcome = "cancelled" if event.summary.cancelled else "completed"
-            metrics.jobs.labels(outcome).inc()
+            # A job stopped by its RPC's deadline may still reach its summary (the stream is
+            # gone by then): counted by what stopped it.
+            cause = getattr(cancel, "cause", "") or "cancelled"
+            metrics.jobs.labels(cause if event.summary.cancelled else "completed").inc()
 
     def _finish(self, handle: JobHandle, job_dir: Path) -> None:
         """Release the job's slot and files; a second call does nothing."""
@@ -407,3 +437,32 @@ class FoleyService:
     def close(self, timeout_s: float) -> None:
         """Stop the workers; queued clips are failed as cancelled."""
         self.pool.shutdown(wait=True, timeout_s=timeout_s)
+        self._work_dir_lock.release()
+
+
+class RpcEnded(threading.Event):
+    """Set when the RPC carrying a job ends; `cause` says why when it ended early:
+    "cancelled" (the client cancelled or went away) or "deadline_exceeded"."""
+
+    cause: str = ""
+
+
+_CAUSES = {
+    "cancelled": "the client cancelled or disconnected",
+    "deadline_exceeded": "the client's deadline passed",
+}
+
+
+def _log_finished(job_id: str, event: JobFinished) -> None:
+    summary = event.summary
+    with log_context(job_id=job_id):
+        log.info(
+            "job %s: %d generated, %d from cache, %d failed, %d skipped, %d cancelled in %.1f s",
+            "cancelled" if summary.cancelled else "finished",
+            summary.clips_generated,
+            summary.clips_cached,
+            summary.clips_failed,
+            summary.clips_skipped,
+            summary.clips_cancelled,
+            summary.elapsed_s,
+        )

@@ -22,6 +22,7 @@ from plugin_server.pipeline.events import (
 )
 from plugin_server.pipeline.records import ClipOutcome, ClipProblem, JobSummary, Plan, ProblemKind
 from plugin_server.pipeline.request import AudioSpec, GenerationRequest
+from plugin_server.presets import AUTO_PRESET
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from plugin_server.server.config import AUDIO_CHUNK_BYTES
 from plugin_server.server.service import (
@@ -51,6 +52,10 @@ _PROBLEM_KINDS = {
     ProblemKind.CANCELLED: pb.PROBLEM_KIND_CANCELLED,
     ProblemKind.ENGINE_UNAVAILABLE: pb.PROBLEM_KIND_ENGINE_UNAVAILABLE,
 }
+
+AUTO_PRESET_DESCRIPTION = (
+    "chosen per clip by the memory planner from the device's free memory and the clip's length"
+)
 
 # -- requests ----------------------------------------------------------------------------------
 
@@ -209,6 +214,7 @@ def problem_message(problem: ClipProblem) -> pb.ClipProblem:
         name=problem.name,
         track_name=problem.track_name,
         record_timecode=problem.record_timecode,
+        track_index=problem.track_index,
     )
 
 
@@ -260,6 +266,22 @@ def audio_chunks(outcome: ClipOutcome) -> Iterator[pb.AudioChunk]:
             offset += len(data)
 
 
+def result_timeline_pieces(event: TimelineReady) -> Iterator[pb.ResultTimeline]:
+    """The result timeline in pieces of at most AUDIO_CHUNK_BYTES, like audio: a timeline of
+    thousands of clips can exceed the message limit, which must not fail a finished job."""
+    total = len(event.data)
+    path = str(event.path) if event.path is not None else ""
+    for offset in range(0, max(total, 1), AUDIO_CHUNK_BYTES):
+        yield pb.ResultTimeline(
+            data=event.data[offset : offset + AUDIO_CHUNK_BYTES],
+            format=event.format,
+            file_name=event.file_name,
+            path=path,
+            offset=offset,
+            total_size_bytes=total,
+        )
+
+
 def summary_message(summary: JobSummary) -> pb.JobSummary:
     return pb.JobSummary(
         job_id=summary.job_id,
@@ -298,15 +320,7 @@ def event_fields(event: PipelineEvent, *, inline: bool) -> Iterator[tuple[str, A
     elif isinstance(event, ClipFailed):
         yield "clip_problem", problem_message(event.problem)
     elif isinstance(event, TimelineReady):
-        yield (
-            "result_timeline",
-            pb.ResultTimeline(
-                data=event.data,
-                format=event.format,
-                file_name=event.file_name,
-                path=str(event.path) if event.path is not None else "",
-            ),
-        )
+        yield from (("result_timeline", piece) for piece in result_timeline_pieces(event))
     elif isinstance(event, JobFinished):
         yield "summary", summary_message(event.summary)
 
@@ -324,16 +338,31 @@ def capabilities_message(capabilities: Capabilities, version: str) -> pb.GetCapa
                 available=engine.available,
                 reason=engine.reason,
                 device=engine.device,
+                libraries=[
+                    pb.SoundLibrary(
+                        path=str(library.path),
+                        files=library.files,
+                        bytes=library.bytes,
+                        duration_seconds=library.duration_s,
+                        skipped_files=library.skipped,
+                    )
+                    # Only the library engine's info (LibraryEngineInfo) carries libraries.
+                    for library in getattr(engine, "libraries", ())
+                ],
             )
             for engine in capabilities.engines
         ],
         presets=[
-            pb.PresetCapability(
-                name=preset.name,
-                description=preset.description,
-                parameters=struct(preset.settings.to_dict()),
-            )
-            for preset in capabilities.presets
+            *(
+                pb.PresetCapability(
+                    name=preset.name,
+                    description=preset.description,
+                    parameters=struct(preset.settings.to_dict()),
+                )
+                for preset in capabilities.presets
+            ),
+            # Not a settings file: the planner picks one of the presets per clip.
+            pb.PresetCapability(name=AUTO_PRESET, description=AUTO_PRESET_DESCRIPTION),
         ],
         devices=[
             pb.Device(

@@ -76,6 +76,9 @@ def main() -> int:
             for image in cold["images"]
         ],
         "images": warm["images"],
+        # The filesystem layers every preset's image has: what a registry or host keeps once.
+        "shared_layers": warm["shared_layers"],
+        "shared_bytes": warm["shared_bytes"],
         "base_image": warm["base_image"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

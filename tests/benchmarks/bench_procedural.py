@@ -44,6 +44,9 @@ PROMPTS = (
     "fire",
     "storm",
     "footsteps on gravel, wind and a crowd murmur",
+    "a dog barking",
+    "typing on a keyboard",
+    "cloth rustling and paper",
     "something unheard of",  # neutral
 )
 TARGET_REALTIME = 100.0

@@ -8,16 +8,26 @@ images/start-dockerd.sh; only where no engine can run at all are those tests ski
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from image_support import (
+    IMAGE_NAME,
+    PRESETS,
+    Family,
+    common_build_arguments,
+    project_version,
+    run_build_py,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
@@ -123,3 +133,97 @@ def host_ca_bundle() -> Path | None:
         if candidate and Path(candidate).is_file():
             return Path(candidate).resolve()
     return None
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny official-layout checkpoint with random weights (`foley-server weights tiny`)."""
+    root = tmp_path_factory.mktemp("tiny-weights") / "weights"
+    result = subprocess.run(
+        [sys.executable, "-m", "plugin_server.cli", "weights", "tiny", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="session")
+def family(
+    base_image: str,
+    host_ca_bundle: Path | None,
+    tiny_weights: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Family:
+    folder = tmp_path_factory.mktemp("family")
+    report_file = folder / "report.json"
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    started = time.monotonic()
+    result = run_build_py(
+        "--name",
+        IMAGE_NAME,
+        "--weights",
+        str(tiny_weights),
+        "--report",
+        str(report_file),
+        *common_build_arguments(base_image, host_ca_bundle),
+        log_file=folder / "build.log",
+    )
+    if result.returncode != 0:
+        pytest.fail(f"images/build.py failed ({time.monotonic() - started:.0f} s):\n"
+                    + result.stderr[-6000:])  # fmt: skip
+    version = project_version()
+    return Family(
+        version=version,
+        revision=head or "unknown",
+        tags={preset: f"{IMAGE_NAME}:{version}-{preset}-cpu" for preset in PRESETS},
+        flavour="cpu",
+        report=json.loads(report_file.read_text(encoding="utf-8")),
+        log=result.stdout + result.stderr,
+    )
+
+
+CUDA_PRESETS = ("light", "extreme")
+
+
+@pytest.fixture(scope="session")
+def cuda_family(
+    base_image: str,
+    host_ca_bundle: Path | None,
+    tiny_weights: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Family:
+    """The CUDA flavour (PyTorch's CUDA wheels from PyPI on the same Debian base), two presets,
+    the tiny checkpoint baked in as FP16, with SBOMs; built once per session."""
+    folder = tmp_path_factory.mktemp("cuda-family")
+    report_file = folder / "report.json"
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    started = time.monotonic()
+    presets = [argument for preset in CUDA_PRESETS for argument in ("--preset", preset)]
+    result = run_build_py(
+        "--name", IMAGE_NAME, "--flavour", "cuda", *presets,
+        "--weights", str(tiny_weights), "--report", str(report_file), "--sbom", str(folder),
+        *common_build_arguments(base_image, host_ca_bundle),
+        log_file=folder / "build.log",
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        pytest.fail(f"images/build.py --flavour cuda failed ({seconds:.0f} s):\n"
+                    + result.stderr[-6000:])  # fmt: skip
+    print(f"CUDA flavour built in {seconds:.0f} s")  # shown with -s / in CI logs on failure
+    version = project_version()
+    return Family(
+        version=version,
+        revision=head or "unknown",
+        tags={preset: f"{IMAGE_NAME}:{version}-{preset}-cuda" for preset in CUDA_PRESETS},
+        report=json.loads(report_file.read_text(encoding="utf-8")),
+        log=result.stdout + result.stderr,
+        flavour="cuda",
+        build_seconds=seconds,
+    )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -43,24 +43,6 @@ def touch_wheel(folder: Path, name: str) -> Path:
     path = folder / name
     path.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: enough for a file listing
     return path
-
-
-def test_requirements_are_the_projects_runtime_model_and_build_ones(build_module) -> None:
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    expected = [
-        *pyproject["project"]["dependencies"],
-        *pyproject["project"]["optional-dependencies"]["model"],
-        *pyproject["build-system"]["requires"],
-    ]
-    requirements = build_module.requirements_from_pyproject(REPO_ROOT / "pyproject.toml")
-    assert set(requirements) == {text.strip() for text in expected}
-    assert len(requirements) == len(set(requirements))
-    assert any(build_module.normalized_name(r) == "torch" for r in requirements)
-
-
-def test_unknown_extra_is_refused_by_name(build_module) -> None:
-    with pytest.raises(build_module.BuildError, match="'gpu-extras'"):
-        build_module.requirements_from_pyproject(REPO_ROOT / "pyproject.toml", ("gpu-extras",))
 
 
 @pytest.mark.parametrize(
@@ -121,8 +103,13 @@ def test_context_without_weights_has_the_marker_and_no_caches(build_module, tmp_
     assert list(root.rglob("__pycache__")) == []
     assert (root / "build" / "weights" / build_module.NO_WEIGHTS_MARKER).is_file()
     assert context.weight_files == 0
-    requirements = (root / "build" / "requirements.txt").read_text(encoding="utf-8").split()
-    assert any(r.startswith("setuptools") for r in requirements)  # the code installs offline
+    # The lock, split so that the PyTorch layer depends on the flavour's torch lock alone.
+    common = (root / "build" / "lock" / "common.txt").read_text(encoding="utf-8")
+    torch_lock = (root / "build" / "lock" / "torch.txt").read_text(encoding="utf-8")
+    assert common == (IMAGES_DIR / "lock" / "common.txt").read_text(encoding="utf-8")
+    assert torch_lock == (IMAGES_DIR / "lock" / "cpu.txt").read_text(encoding="utf-8")
+    assert "\nsetuptools==" in common  # the code installs offline, without build isolation
+    assert "torch==" in torch_lock and "torch==" not in common
     args = build_module.build_args(make_options(build_module), "light", context)
     assert args["PRESET"] == "light"
     assert args["WEIGHTS_DTYPE"] == "none"
@@ -176,7 +163,7 @@ def test_write_context_prints_a_plain_docker_build(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("docker build --target runtime ")
     assert "--build-arg PRESET='light'" in result.stdout
-    assert (tmp_path / "ctx" / "build" / "requirements.txt").is_file()
+    assert (tmp_path / "ctx" / "build" / "lock" / "torch.txt").is_file()
 
 
 def test_missing_weights_folder_exits_1_naming_it(tmp_path: Path) -> None:
@@ -186,13 +173,38 @@ def test_missing_weights_folder_exits_1_naming_it(tmp_path: Path) -> None:
     assert f"--weights {missing}: not a folder" in result.stderr
 
 
-def test_cuda_flavour_defaults_to_the_cuda_base_and_index(build_module) -> None:
+def test_cuda_flavour_builds_on_the_same_debian_base_from_pypi(build_module, tmp_path) -> None:
+    """No nvidia/cuda base and no PyTorch index: PyPI's torch wheel is the CUDA build."""
     options = build_module.options_from_args(build_module.parse_args(["--flavour", "cuda"]))
-    assert options.base_image.startswith("nvidia/cuda:")
-    assert "-runtime-" in options.base_image
+    assert options.base_image == build_module.DEFAULT_BASE_IMAGES["cpu"]
     assert options.presets == ("default", "light", "extreme")
     assert options.tag("extreme").endswith("-extreme-cuda")
-    index = build_module.effective_torch_index(options, [])
-    assert index == "https://download.pytorch.org/whl/cu128"
-    cuda_version = options.base_image.split(":")[1].split("-")[0]  # e.g. 12.8.1
-    assert index.endswith("cu" + "".join(cuda_version.split(".")[:2]))
+    assert build_module.effective_torch_index(options, []) == ""
+    context = build_module.assemble_context(options, tmp_path / "ctx")
+    torch_lock = (context.path / "build" / "lock" / "torch.txt").read_text(encoding="utf-8")
+    assert torch_lock == (IMAGES_DIR / "lock" / "cuda.txt").read_text(encoding="utf-8")
+    assert "\nnvidia-cublas==" in torch_lock and "\ntorch==" in torch_lock
+    assert "+cpu" not in torch_lock
+
+
+def test_nvidia_cuda_base_is_still_an_option(build_module) -> None:
+    arguments = ["--flavour", "cuda", "--base-image", build_module.NVIDIA_CUDA_BASE]
+    options = build_module.options_from_args(build_module.parse_args(arguments))
+    assert options.base_image.startswith("nvidia/cuda:") and "-runtime-" in options.base_image
+    # The base's CUDA major version matches the one the locked torch wheel was built for.
+    cuda_major = options.base_image.split(":")[1].split(".")[0]
+    cuda_lock = (IMAGES_DIR / "lock" / "cuda.txt").read_text(encoding="utf-8")
+    assert f"nvidia-cuda-runtime=={cuda_major}." in cuda_lock
+
+
+def test_a_stale_lock_is_refused_naming_the_fix(build_module, tmp_path, monkeypatch) -> None:
+    lock_dir = tmp_path / "lock"
+    lock_dir.mkdir()
+    for part in ("common", "cpu", "cuda"):
+        text = (IMAGES_DIR / "lock" / f"{part}.txt").read_text(encoding="utf-8")
+        if part == "common":  # drop one pinned package that pyproject asks for
+            text = re.sub(r"\npyyaml==[^\n]*(\n +--hash[^\n]*)*", "", text)
+        (lock_dir / f"{part}.txt").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(build_module, "LOCK_DIR", lock_dir)
+    with pytest.raises(build_module.BuildError, match=r"python images/lock.py.*|pyyaml"):
+        build_module.assemble_context(make_options(build_module), tmp_path / "ctx")

@@ -62,16 +62,17 @@ def test_foley_client_generate_plan_and_capabilities(
          "--prompt", "door slam", *address]
     )  # fmt: skip
     assert code == 0
-    assert len(list((tmp_path / "edit_foley_audio").glob("*.wav"))) == 6
+    # 8: the 6 top-level clips with media plus the 2 inside the nested sequence (issue 12).
+    assert len(list((tmp_path / "edit_foley_audio").glob("*.wav"))) == 8
     assert read_timeline(output).format == "fcp_xml"
     assert partial_files(tmp_path) == []
     printed = capsys.readouterr().out
-    assert "5 generated, 1 from cache" in printed and str(output) in printed
+    assert "6 generated, 2 from cache" in printed and str(output) in printed
 
     plan_command = ["plan", str(TIMELINES / "premiere_example.xml"), "--json", *address]
     assert client_cli.main([*plan_command, "--prompt", "door slam"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert len(plan["clips"]) == 6 and all(clip["cached"] is True for clip in plan["clips"])
+    assert len(plan["clips"]) == 8 and all(clip["cached"] is True for clip in plan["clips"])
     assert client_cli.main([*plan_command, "--prompt", "rain"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert all(clip["cached"] is False for clip in plan["clips"])

@@ -35,7 +35,8 @@ def test_concurrent_clients_all_get_their_own_results(start_server, tmp_path: Pa
     for thread in threads:
         thread.join(120)
     assert errors == []
-    expected_clips = {"simple_cut.otio": 4, "premiere_example.xml": 6, "transitions.aaf": 4}
+    # premiere_example.xml: 8 with the 2 clips of its nested sequence (read since issue 12).
+    expected_clips = {"simple_cut.otio": 4, "premiere_example.xml": 8, "transitions.aaf": 4}
     job_ids = set()
     for index, name in enumerate(names):
         result = results[index]

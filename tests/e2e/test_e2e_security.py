@@ -81,8 +81,10 @@ def test_media_outside_the_roots_is_never_read(
     edited = text.replace("file:///folder/titles.mov", secret.as_uri())
     plan = client.plan(edited.encode())
     problems = {problem.name: problem for problem in plan.problems}
-    assert problems["Clip-001"].kind == pb.PROBLEM_KIND_OUTSIDE_MEDIA_ROOTS
-    assert str(secret) in problems["Clip-001"].reason
+    # Answered as missing, exactly like a file that does not exist (no probing; see
+    # tests/adversarial/test_disclosure.py).
+    assert problems["Clip-001"].kind == pb.PROBLEM_KIND_MISSING_MEDIA
+    assert "not found under the server's media roots" in problems["Clip-001"].reason
     assert len(plan.clips) == 3
 
 

@@ -38,7 +38,7 @@ def test_capabilities_describe_engines_presets_devices_and_limits(client: FoleyC
 def test_plan_lists_clips_with_estimates_and_problems(client: FoleyClient) -> None:
     plan = client.plan(TIMELINES / "premiere_example.xml", GenerateOptions(preset="light"))
     assert (plan.engine, plan.preset, plan.timeline_format) == ("procedural", "light", "fcp_xml")
-    assert len(plan.clips) == 6
+    assert len(plan.clips) == 8  # 6 top-level clips with media + 2 in the nested sequence
     assert all(
         clip.estimated_seconds > 0 and clip.estimated_memory_bytes > 0 for clip in plan.clips
     )
@@ -52,7 +52,8 @@ def test_plan_lists_clips_with_estimates_and_problems(client: FoleyClient) -> No
 
 def test_track_selection_and_unknown_tracks(client: FoleyClient) -> None:
     plan = client.plan(TIMELINES / "premiere_example.xml", GenerateOptions(tracks=("V2",)))
-    assert {clip.track_index for clip in plan.clips} == {2} and len(plan.clips) == 3
+    # V2: 3 clips of its own and the 2 of the nested sequence it holds.
+    assert {clip.track_index for clip in plan.clips} == {2} and len(plan.clips) == 5
     with pytest.raises(FoleyClientError) as refused:
         client.plan(TIMELINES / "premiere_example.xml", GenerateOptions(tracks=("V9",)))
     assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT

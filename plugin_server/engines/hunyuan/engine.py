@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -24,6 +24,7 @@ from plugin_server.engines.base import (
     EngineInfo,
     EngineUnavailable,
     ProgressCallback,
+    StageCheck,
 )
 from plugin_server.engines.hunyuan.generation import generate_clip
 from plugin_server.engines.hunyuan.layout import WeightsLayout, locate_weights
@@ -31,17 +32,46 @@ from plugin_server.engines.hunyuan.models import ModelSet, load_models
 from plugin_server.engines.hunyuan.options import EngineOptions
 from plugin_server.engines.hunyuan.precision import choose_precision
 from plugin_server.engines.registry import EngineConfig
-from plugin_server.planning.ceiling import StageMemoryGuard
-from plugin_server.planning.loaded_dims import loaded_dims
-from plugin_server.planning.model_dims import ModelDims
 from plugin_server.presets.settings import GenerationSettings
 
 if TYPE_CHECKING:
-    from plugin_server.finetune.adapters import AdapterCache, AdapterUse
+    from pathlib import Path
+
+    from torch import nn
+
+    from plugin_server.engines.hunyuan.config import TransformerConfig
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "HunyuanVideo-Foley"
+
+
+class AppliedAdapter(Protocol):
+    """What a LoRA adapter source says it applied to a clip (name, content digest, a note)."""
+
+    name: str
+    sha256: str
+
+    def note(self) -> str: ...
+
+
+class AdapterSource(Protocol):
+    """Serves LoRA adapters by name onto a transformer (plugin_server/finetune/adapters.py's
+    AdapterCache is one); the engine keeps one and asks it per clip."""
+
+    def activate(
+        self,
+        transformer: nn.Module,
+        config: TransformerConfig,
+        model_size: str,
+        name: str | None,
+        *,
+        fp8: bool = False,
+    ) -> AppliedAdapter | None: ...
+
+
+AdapterSourceFactory = Callable[["Path | None"], AdapterSource]
+"""The LoRA directory (engine option `lora_dir`, or None) -> an adapter source."""
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -64,13 +94,25 @@ class HunyuanEngine:
 
     name = "hunyuan"
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        stage_check: StageCheck | None = None,
+        adapter_source: AdapterSourceFactory | None = None,
+    ) -> None:
+        """`stage_check` runs before every stage of a clip (the planner's memory ceiling is
+        one); `adapter_source` builds the LoRA adapter source on the first clip that asks for
+        an adapter. Both come from the caller (plugin_server/planning/wiring.py), so this
+        package imports neither the planner nor fine-tuning; each may also be set later."""
         self.config = config
         self.options = EngineOptions.from_mapping(config.options)
         self.device = resolve_device(config.device)
+        self.stage_check = stage_check
+        self.adapter_source = adapter_source
         self._models: ModelSet | None = None
         self._models_key: tuple[object, ...] | None = None
-        self._adapters: AdapterCache | None = None
+        self._adapters: AdapterSource | None = None
         self._lock = threading.Lock()
 
     def layout(self) -> WeightsLayout:
@@ -116,19 +158,30 @@ class HunyuanEngine:
                 self.options,
                 progress=progress,
                 cancel=cancel,
-                before_stage=self._memory_guard(models, request),
+                before_stage=self._before_stage(request),
             )
             return audio if adapter is None else _with_adapter(audio, adapter)
 
-    def _activate_lora(self, models: ModelSet, name: str | None) -> AdapterUse | None:
-        """Apply the clip's LoRA adapter (or none) to the transformer; peft is imported only
-        once a clip asks for an adapter (plugin_server/finetune/adapters.py)."""
+    def _activate_lora(self, models: ModelSet, name: str | None) -> AppliedAdapter | None:
+        """Apply the clip's LoRA adapter (or none) to the transformer, through the adapter
+        source the caller gave (built on the first clip that asks for an adapter)."""
         if name is None and self._adapters is None:
             return None
+        if name is not None and models.streamer is not None:
+            # The streamer copied the blocks' tensors at load; an adapter injected later would
+            # be missing from them.
+            raise EngineError(
+                f"LoRA {name!r} cannot be combined with stream_blocks; unset stream_blocks for "
+                "clips with a LoRA"
+            )
         if self._adapters is None:
-            from plugin_server.finetune.adapters import AdapterCache
-
-            self._adapters = AdapterCache(self.options.lora_dir)
+            if self.adapter_source is None:
+                raise EngineError(
+                    f"LoRA {name!r} asked for, but this engine was created without an adapter "
+                    "source; create it with plugin_server.planning.wiring.wired_engine (the "
+                    "server and the CLI do)"
+                )
+            self._adapters = self.adapter_source(self.options.lora_dir)
         return self._adapters.activate(
             models.transformer,
             models.config.transformer,
@@ -137,33 +190,60 @@ class HunyuanEngine:
             fp8=models.precision.fp8,
         )
 
-    def memory_dims(self) -> ModelDims | None:
-        """The loaded networks' sizes for the memory planner; None before the first clip."""
-        return None if self._models is None else loaded_dims(self._models)
+    def loaded_networks(self) -> ModelSet | None:
+        """The networks loaded for the last clip (None before the first); the planner reads
+        their sizes from them (plugin_server/planning/loaded_dims.py)."""
+        return self._models
 
-    def _memory_guard(self, models: ModelSet, request: ClipRequest) -> Callable[[str], None] | None:
-        """With `memory_ceiling_bytes`, a check of each stage's predicted peak against it."""
-        if self.options.memory_ceiling_bytes is None:
+    def _before_stage(self, request: ClipRequest) -> Callable[[str], None] | None:
+        check = self.stage_check
+        if check is None:
             return None
-        guard = StageMemoryGuard(self.options.memory_ceiling_bytes, loaded_dims(models))
-        return lambda stage: guard.before_stage(stage, request)
+        return lambda stage: check(stage, request)
 
     def loaded_models(self, settings: GenerationSettings) -> ModelSet:
         """The networks a clip with `settings` runs on, loading them if needed (they are kept
-        until a clip needs another precision or placement)."""
-        precision = choose_precision(settings, self.device)
+        until a clip needs another precision or placement; a compiled transformer with them)."""
+        precision = choose_precision(settings, self.device, emulate_fp8=self.options.emulate_fp8)
         offload = settings.stagewise_offload and self.device.type != "cpu"
-        key = (precision.weights, precision.autocast, precision.fp8, offload)
+        # On the CPU host and device are one memory: the encoder offload and block streaming
+        # paths still run (nothing moves), which keeps them tested where there is no GPU.
+        key = (
+            precision.weights,
+            precision.autocast,
+            precision.fp8,
+            offload,
+            settings.encoder_offload,
+            settings.stream_blocks,
+        )
         if self._models is None or self._models_key != key:
             self._models = None  # free the old set before loading the new one
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            self._models = load_models(self.layout(), precision, self.device, offload=offload)
+            self._models = load_models(
+                self.layout(),
+                precision,
+                self.device,
+                offload=offload,
+                encoder_offload=settings.encoder_offload,
+                stream_blocks=settings.stream_blocks,
+            )
             self._models_key = key
+        if settings.torch_compile and settings.stream_blocks is None:
+            self._compile(self._models)
         return self._models
 
+    def _compile(self, models: ModelSet) -> None:
+        """torch.compile the transformer once per loaded set; the first calls pay for it and
+        the report gives that time separately (generation.py)."""
+        if models.compiled is None:
+            models.compiled = torch.compile(
+                models.transformer, backend=self.options.compile_backend
+            )
+            models.compile_pending = True
 
-def _with_adapter(audio: ClipAudio, adapter: AdapterUse) -> ClipAudio:
+
+def _with_adapter(audio: ClipAudio, adapter: AppliedAdapter) -> ClipAudio:
     """The clip's audio with its report saying which LoRA adapter made it."""
     report = audio.report
     parameters = {**report.parameters, "lora": adapter.name, "lora_sha256": adapter.sha256}

@@ -20,9 +20,12 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +180,15 @@ def decode_reference_frames(
     once per source frame, not per slot. Raises FrameSamplingError for an unreadable file, no
     video stream, frames without timestamps, or no frame selected (the reference fails there).
     """
+    # PyAV only here: the engine imports (and runs on frames from any FrameSource) without it.
+    try:
+        import av
+    except ImportError as error:
+        raise FrameSamplingError(
+            f"{path}: decoding a file needs PyAV (pip install av), which is not installed here "
+            f"({error})"
+        ) from error
+
     clock = ReferenceFrameClock(fps, cap_s)
     frames: list[np.ndarray] = []
     indices: list[int] = []

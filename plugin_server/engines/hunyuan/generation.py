@@ -3,11 +3,13 @@
 Stages (each timed in the report): `text` (CLAP), `frames` (decode + SigLIP2 + Synchformer),
 `sampling` (the transformer under the Euler/CFG sampler, window batch by window batch),
 `decode` (DAC-VAE, per continuous run of windows, then the join). The audio is exactly
-`request.num_samples` long by default; with reference sampling it is the reference's 960*T.
+`request.num_samples` long; with reference sampling the reference's 960*T samples are
+generated and then padded with silence (or cut) to that length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import resource
@@ -53,6 +55,7 @@ from plugin_server.engines.hunyuan.sampler import (
     KnownLatent,
     initial_noise,
 )
+from plugin_server.engines.hunyuan.streaming import StreamStats
 from plugin_server.engines.hunyuan.text_image_encoders import TextFeatures
 from plugin_server.engines.hunyuan.windowing import (
     MODEL_WINDOW_LIMIT_S,
@@ -148,6 +151,9 @@ def generate_clip(
     with clock.stage("decode"), models.on_device(models.vae):
         audio = _decode(models, plan, latents, settings.vae_chunk_seconds, latent_rate, hop)
     samples = np.clip(audio[:num_samples], -1.0, 1.0).astype(np.float32)
+    if picture.reference is not None:
+        samples, fit_note = fit_to_clip(samples, request.num_samples)
+        notes.append(fit_note)
 
     notes.extend(_setting_notes(request, plan, latent_rate, models))
     report = EngineReport(
@@ -159,6 +165,28 @@ def generate_clip(
         notes=tuple(notes),
     )
     return ClipAudio(samples=samples, sample_rate=request.sample_rate, report=report)
+
+
+def fit_to_clip(samples: np.ndarray, clip_samples: int) -> tuple[np.ndarray, str]:
+    """The official-length audio of reference sampling, fitted to the clip's exact length.
+
+    The official pipeline's length (960 * int(n25 / 25 * 50) samples, at most 15 s) is not the
+    clip's: a 3 s clip at 25 fps gives 74 latent frames, 142,080 samples, for 144,000. The
+    official samples are kept unchanged at the start; the rest is silence (or cut off), so the
+    engine keeps its contract of exactly round(duration * 48000) samples.
+    """
+    official = samples.shape[0]
+    if official >= clip_samples:
+        fitted = samples[:clip_samples]
+        change = f"cut by {official - clip_samples}"
+    else:
+        fitted = np.pad(samples, (0, clip_samples - official))
+        change = f"padded with {clip_samples - official} samples of silence"
+    note = (
+        f"reference sampling: the official {official} samples fitted to the clip's "
+        f"{clip_samples} ({change})"
+    )
+    return fitted.astype(np.float32, copy=False), note
 
 
 def _plan(
@@ -208,15 +236,25 @@ def _sample_windows(
         settings.guidance_scale,
     )
     models.transformer.attention_mode = settings.attention
+    if models.streamer is not None:
+        models.streamer.stats = StreamStats()  # this clip's copies only
+    compiled = settings.torch_compile and models.compiled is not None and not models.streamer
+    model = models.compiled if compiled else models.transformer
+    timer = CompileTimer(models) if compiled and models.compile_pending else None
     latents: dict[int, torch.Tensor] = {}
     steps_total = len(plan.batches) * settings.diffusion_timesteps
     for number, batch in enumerate(plan.batches):
         _check_cancel(cancel, f"before window batch {number + 1}/{len(plan.batches)}")
         windows = [plan.windows[i] for i in batch]
         conditions = _conditions(models, picture, text, windows, request, latent_rate)
-        velocity = GuidedTransformer(
-            models.transformer, conditions, settings.cfg_mode, models.precision.autocast
+        velocity: Any = GuidedTransformer(
+            model,  # type: ignore[arg-type]  # a compiled HunyuanVideoFoley behaves as one
+            conditions,
+            settings.cfg_mode,
+            models.precision.autocast,
         )
+        if timer is not None:
+            velocity = timer.wrap(velocity)
         window_noise = torch.cat([noise[..., w.start : w.end] for w in windows])
         window_noise = window_noise.to(models.device)
         done_before = number * settings.diffusion_timesteps
@@ -224,16 +262,61 @@ def _sample_windows(
         def on_step(done: int, _total: int, done_before: int = done_before) -> None:
             clock.report("sampling", (done_before + done) / steps_total)
 
-        result = sampler.sample(
-            velocity,
-            window_noise,
-            known=_known_prefix(windows, latents, window_noise),
-            cancel=cancel,
-            on_step=on_step,
-        )
+        with sdpa_backend(settings.sdpa_backend, models.device):
+            result = sampler.sample(
+                velocity,
+                window_noise,
+                known=_known_prefix(windows, latents, window_noise),
+                cancel=cancel,
+                on_step=on_step,
+            )
         for row, window in enumerate(windows):
             latents[window.index] = result[row : row + 1].cpu()
     return latents
+
+
+@dataclass
+class CompileTimer:
+    """Times the first two transformer calls after torch.compile: the first pays for the
+    compilation, the second runs compiled, so their difference is the compile time (kept on
+    the ModelSet: later clips reuse the compiled model and report none)."""
+
+    models: ModelSet
+    calls: list[float] = field(default_factory=list)
+
+    def wrap(self, velocity: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if len(self.calls) >= 2:
+                return velocity(*args, **kwargs)
+            started = time.perf_counter()
+            out = velocity(*args, **kwargs)
+            if self.models.device.type == "cuda":
+                torch.cuda.synchronize(self.models.device)  # twice per worker, not per step
+            self.calls.append(time.perf_counter() - started)
+            if len(self.calls) == 2:
+                self.models.compile_seconds = max(0.0, self.calls[0] - self.calls[1])
+                self.models.compile_pending = False
+            return out
+
+        return timed
+
+
+_SDPA_BACKENDS = {
+    "flash": "FLASH_ATTENTION",
+    "efficient": "EFFICIENT_ATTENTION",
+    "cudnn": "CUDNN_ATTENTION",
+    "math": "MATH",
+}
+
+
+def sdpa_backend(name: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """The fused attention kernel `name` for SDPA calls inside (auto: PyTorch's choice). The
+    CPU has only the math and flash kernels; other names run PyTorch's choice there."""
+    if name == "auto" or (device.type == "cpu" and name not in ("math", "flash")):
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(getattr(SDPBackend, _SDPA_BACKENDS[name]))
 
 
 def _picture(
@@ -405,6 +488,19 @@ def _setting_notes(
             f"stagewise_offload: on {models.device.type} every network already lives in host "
             "memory; nothing to offload"
         )
+    if settings.encoder_offload and models.device.type == "cpu":
+        notes.append(
+            "encoder_offload: on cpu host and device are one memory; the offload path runs but "
+            "nothing moves"
+        )
+    if settings.torch_compile and settings.stream_blocks is not None:
+        notes.append("torch_compile: not applied with stream_blocks (a resident transformer only)")
+    if settings.sdpa_backend not in ("auto", "math", "flash") and models.device.type == "cpu":
+        notes.append(f"sdpa_backend {settings.sdpa_backend}: no such kernel on cpu; auto used")
+    if models.compile_seconds is not None:
+        notes.append(
+            f"torch_compile: {models.compile_seconds:.2f} s of compilation (paid once per worker)"
+        )
     if settings.enable_gradient_checkpointing:
         notes.append(
             "enable_gradient_checkpointing: no effect at inference (no backward pass, so no "
@@ -448,6 +544,15 @@ def _parameters(
         "stagewise_offload": models.offload,
         "vae_chunk_seconds": settings.vae_chunk_seconds,
         "fp8_weights": models.precision.fp8,
+        "encoder_offload": models.encoder_offload,
+        "stream_blocks": None if models.streamer is None else models.streamer.resident,
+        "streamed_bytes": 0 if models.streamer is None else models.streamer.stats.bytes_copied,
+        "placement": models.placement,
+        "torch_compile": settings.torch_compile
+        and models.compiled is not None
+        and models.streamer is None,
+        "compile_seconds": models.compile_seconds,
+        "sdpa_backend": settings.sdpa_backend,
         "negative_prompt": request.negative_prompt or settings.negative_prompt,
         "seed": request.seed,
         "initial_noise": noise_source,

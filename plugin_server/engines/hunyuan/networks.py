@@ -13,7 +13,7 @@ single blocks refine audio alone, the final layer returns to latent channels.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -32,6 +32,10 @@ from plugin_server.engines.hunyuan.embeddings import (
     timestep_features,
 )
 from plugin_server.engines.hunyuan.transformer_layers import AttentionMode, ConvSwiGLU, SwiGLU
+
+
+class BlockRunner(Protocol):
+    def run(self, position: int, block: nn.Module, *inputs: object) -> Any: ...
 
 
 class AudioEmbedder(nn.Module):
@@ -103,6 +107,9 @@ class HunyuanVideoFoley(nn.Module):
         # Fine-tuning only: recompute each block's activations in the backward pass instead of
         # keeping them (torch.utils.checkpoint); no effect without gradients.
         self.gradient_checkpointing = False
+        # Set when the blocks stream from host memory (streaming.BlockStreamer): it runs each
+        # block, `position` counting the triple blocks then the single ones.
+        self.block_runner: BlockRunner | None = None
 
     def forward(
         self,
@@ -133,14 +140,17 @@ class HunyuanVideoFoley(nn.Module):
         rope = RopeTables.build(
             audio_len, visual.shape[1], text.shape[1], self.config.head_dim, x.device
         )
-        for block in self.triple_blocks:
-            audio, visual = self._block(block, audio, text, visual, vec, rope, self.attention_mode)
+        mode = self.attention_mode
+        for position, block in enumerate(self.triple_blocks):
+            audio, visual = self._block(position, block, audio, text, visual, vec, rope, mode)
         token_vec = sync + vec[:, None]
-        for block in self.single_blocks:
-            audio = self._block(block, audio, token_vec, rope.cross_audio, self.attention_mode)
+        for position, block in enumerate(self.single_blocks, len(self.triple_blocks)):
+            audio = self._block(position, block, audio, token_vec, rope.cross_audio, mode)
         return self.final_layer(audio).float().transpose(1, 2).contiguous()
 
-    def _block(self, block: nn.Module, *inputs: object) -> Any:
+    def _block(self, position: int, block: nn.Module, *inputs: object) -> Any:
+        if self.block_runner is not None:
+            return self.block_runner.run(position, block, *inputs)
         if self.gradient_checkpointing and torch.is_grad_enabled():
             return checkpoint(block, *inputs, use_reentrant=False)
         return block(*inputs)

@@ -11,9 +11,13 @@ Keys:
   folders inside the weights directory.
 - `window_overlap_s` (seconds, default 0.96): overlap between consecutive generation windows
   of a long clip, rounded to the 0.32 s window grid.
-- `memory_ceiling_bytes` (bytes): an injected device-memory ceiling; before each stage the
-  planner's predicted peak is checked against it and `DeviceOutOfMemory` raised, as a GPU
-  would run out of memory (see plugin_server/planning/ceiling.py).
+- `emulate_fp8` (bool): store FP8 weights where there is no native FP8 (the CPU, GPUs before
+  compute capability 8.9): storage and dequantisation run exactly as on an FP8 GPU, for tests
+  and dry runs; the memory saving is real, the speed is not representative.
+- `compile_backend` (str, default "inductor"): torch.compile's backend when a clip asks for
+  `torch_compile` (tests use "eager" to exercise the path without a C++ toolchain).
+- `memory_ceiling_bytes` is not an engine option: plugin_server/planning/wiring.py takes it
+  out of the options and checks it before each stage (`HunyuanEngine.stage_check`).
 - `lora_dir` (path): the folder of LoRA adapters a clip may ask for by name (the `lora`
   setting; see docs/finetune.md).
 """
@@ -26,10 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from plugin_server.engines.base import EngineError
-from plugin_server.planning.ceiling import MEMORY_CEILING_OPTION, ceiling_from_options
 
 _KNOWN = ("reference_sampling", "initial_noise", "model_size", "config", "siglip2", "clap")
-_KNOWN += ("window_overlap_s", MEMORY_CEILING_OPTION, "lora_dir")
+_KNOWN += ("window_overlap_s", "lora_dir", "emulate_fp8", "compile_backend")
 
 
 class EngineOptionError(EngineError):
@@ -45,12 +48,18 @@ class EngineOptions:
     siglip2: Path | None = None
     clap: Path | None = None
     window_overlap_s: float = 0.96
-    memory_ceiling_bytes: int | None = None
     lora_dir: Path | None = None
+    emulate_fp8: bool = False
+    compile_backend: str = "inductor"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> EngineOptions:
         unknown = sorted(set(values) - set(_KNOWN))
+        if "memory_ceiling_bytes" in unknown:
+            raise EngineOptionError(
+                "memory_ceiling_bytes is applied by the planner, not by the engine: create the "
+                "engine with plugin_server.planning.wiring.wired_engine (or with_oom_fallback)"
+            )
         if unknown:
             raise EngineOptionError(
                 f"unknown hunyuan engine option(s) {', '.join(unknown)}; known: {', '.join(_KNOWN)}"
@@ -72,16 +81,26 @@ class EngineOptions:
             siglip2=_path(values, "siglip2"),
             clap=_path(values, "clap"),
             window_overlap_s=float(overlap),
-            memory_ceiling_bytes=_ceiling(values),
             lora_dir=_path(values, "lora_dir"),
+            emulate_fp8=_flag(values, "emulate_fp8"),
+            compile_backend=_backend(values),
         )
 
 
-def _ceiling(values: Mapping[str, Any]) -> int | None:
-    try:
-        return ceiling_from_options(values)
-    except ValueError as error:
-        raise EngineOptionError(str(error)) from error
+def _flag(values: Mapping[str, Any], key: str) -> bool:
+    value = values.get(key, False)
+    if not isinstance(value, bool):
+        raise EngineOptionError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def _backend(values: Mapping[str, Any]) -> str:
+    value = values.get("compile_backend", "inductor")
+    if value not in ("inductor", "eager", "aot_eager", "cudagraphs"):
+        raise EngineOptionError(
+            f"compile_backend must be one of inductor, eager, aot_eager, cudagraphs; got {value!r}"
+        )
+    return str(value)
 
 
 def _path(values: Mapping[str, Any], key: str) -> Path | None:

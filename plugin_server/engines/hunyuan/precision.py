@@ -45,8 +45,12 @@ class Precision:
         return f"compute {compute}, transformer weights {storage}"
 
 
-def choose_precision(settings: GenerationSettings, device: torch.device) -> Precision:
-    """Turn the settings' precision switches into dtypes for `device`, with notes on refusals."""
+def choose_precision(
+    settings: GenerationSettings, device: torch.device, *, emulate_fp8: bool = False
+) -> Precision:
+    """Turn the settings' precision switches into dtypes for `device`, with notes on refusals.
+
+    `emulate_fp8` stores FP8 weights even without native FP8 (CPU, older GPUs), noted."""
     notes: list[str] = []
     if settings.use_half_precision:
         half = _HALF[settings.half_precision_dtype]
@@ -56,6 +60,9 @@ def choose_precision(settings: GenerationSettings, device: torch.device) -> Prec
     fp8 = False
     if settings.fp8_weights:
         supported, reason = fp8_supported(device)
+        if not supported and emulate_fp8:
+            notes.append(f"fp8_weights emulated ({reason}): FP8 storage, speed not representative")
+            supported = True
         if supported:
             fp8 = True
             if autocast is None:

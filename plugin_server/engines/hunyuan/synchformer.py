@@ -47,7 +47,9 @@ UNUSED_PREFIXES = ("afeat_extractor.", "vproj.", "aproj.", "transformer.")
 """Groups of the official file that inference never runs; their keys are ignored on load."""
 
 LAYER_NORM_EPS = 1e-6
-DEFAULT_HEAD_DIM = 64
+OFFICIAL_NUM_HEADS = 12
+"""The official code reads the head count from its YAML (VIT.NUM_HEADS: 12) and never from the
+checkpoint, so a checkpoint of any width is built with 12 heads (head width = width / 12)."""
 
 
 class SynchformerInputError(ValueError):
@@ -94,8 +96,8 @@ class MotionFormerConfig:
     ) -> MotionFormerConfig:
         """Read every size off the `vfeat_extractor.*` tensor shapes.
 
-        The head count cannot be seen in the weights: it defaults to embed_dim / 64 (the
-        released model's head width) and must be given for widths not divisible by 64.
+        The head count cannot be seen in the weights: it defaults to the official 12 whatever
+        the width (as the official loader builds it); the width must then divide by 12.
         """
         p = VISUAL_PREFIX
 
@@ -109,12 +111,7 @@ class MotionFormerConfig:
         embed_dim = int(shape("cls_token")[-1])
         depth = len({k.split(".")[2] for k in shapes if k.startswith(p + "blocks.")})
         if num_heads is None:
-            if embed_dim % DEFAULT_HEAD_DIM:
-                raise WeightsError(
-                    f"{source}: width {embed_dim} is not a multiple of {DEFAULT_HEAD_DIM}; "
-                    "give the Synchformer head count explicitly"
-                )
-            num_heads = embed_dim // DEFAULT_HEAD_DIM
+            num_heads = OFFICIAL_NUM_HEADS
         kernel = shape("patch_embed_3d.proj.weight")  # [D, 3, tubelet, patch, patch]
         patches = int(shape("pos_embed")[1]) - 1
         grid = math.isqrt(patches)
@@ -132,7 +129,11 @@ class MotionFormerConfig:
             segment_frames=int(shape("temp_embed")[1]) * int(kernel[2]),
         )
         if embed_dim % num_heads:
-            raise WeightsError(f"{source}: width {embed_dim} is not divisible by {num_heads} heads")
+            raise WeightsError(
+                f"{source}: width {embed_dim} is not divisible by {num_heads} heads (the official "
+                f"code builds the Synchformer with {OFFICIAL_NUM_HEADS} heads whatever its width); "
+                "this checkpoint cannot be the official Synchformer"
+            )
         return config
 
 

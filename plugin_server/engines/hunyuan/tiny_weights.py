@@ -30,7 +30,11 @@ from plugin_server.engines.hunyuan.layout import (
     locate_weights,
 )
 from plugin_server.engines.hunyuan.networks import HunyuanVideoFoley
-from plugin_server.engines.hunyuan.synchformer import MotionFormerConfig, build_synchformer
+from plugin_server.engines.hunyuan.synchformer import (
+    OFFICIAL_NUM_HEADS,
+    MotionFormerConfig,
+    build_synchformer,
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,8 @@ class TinySpec:
     siglip_image_size: int = 128  # the real model's is 512; the engine asks for this size
     siglip_patch: int = 16
     clap_width: int = 32
-    # A multiple of 64, so the Synchformer loader infers its head count (width / 64) as for
-    # the real model.
-    sync_width: int = 64
+    # A multiple of 12: the Synchformer always has the official 12 heads, whatever its width.
+    sync_width: int = 48
     sync_depth: int = 1
     sync_patch: int = 32  # 224 px / 32 = 7x7 patches per frame (the real model: 16 -> 14x14)
     dac_encoder_dim: int = 4
@@ -104,7 +107,7 @@ def write_tiny_weights(
     sync_config = MotionFormerConfig(
         embed_dim=spec.sync_width,
         depth=spec.sync_depth,
-        num_heads=spec.sync_width // 64,
+        num_heads=OFFICIAL_NUM_HEADS,
         mlp_hidden=encoders.mlp_ratio * spec.sync_width,
         aggregator_hidden=encoders.mlp_ratio * spec.sync_width,
         patch_size=spec.sync_patch,

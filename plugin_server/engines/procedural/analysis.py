@@ -5,10 +5,11 @@ Frames are asked for at a fixed analysis rate (60 fps by default) whatever the s
 rate, speed or freeze, because the engine cannot know them: a sample-and-hold decoder repeats a
 source frame exactly until the next one is due, so repeats are dropped and every distinct
 picture is analysed once, at the time it first appears. That time lags the picture's true time
-by less than one analysis frame (17 ms at 60 fps), never leads it: sound slightly late is far
-less noticeable than sound early. A picture held much longer than the usual cadence is a real
-stop, so it is analysed once more as a still pair (otherwise the stop would vanish with the
-repeats).
+by less than one analysis frame (17 ms at 60 fps); cadence.py takes the lag back out of the
+events once the source's picture grid is recognised. A picture held much longer than the usual
+cadence is a real stop, so it is analysed once more as a still pair (otherwise the stop would
+vanish with the repeats). Each chunk of frames is tone-matched pair by pair and its cuts,
+blanks and flashes found first (lighting.py), so light is never taken for motion.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from plugin_server.engines.base import EngineError
+from plugin_server.engines.procedural.cadence import Cadence, fit_cadence
+from plugin_server.engines.procedural.lighting import pair_lighting
 from plugin_server.engines.procedural.motion import WindowFeatures, WindowGrid, impact_score
 from plugin_server.engines.procedural.onsets import Onsets, OnsetThresholds, pick_onsets
 from plugin_server.media.frames import FrameSource, FrameSpec
@@ -43,7 +46,10 @@ class MotionAnalysis:
     """What the picture says about sound. Times are record seconds from the clip's start.
 
     `frame_times_s` [N]: when each analysed picture first appears. `intensity` [N] in 0..1: how
-    much moved into that picture (0 for the first). Onsets are the visual events.
+    much moved into that picture (0 for the first). Onsets are the visual events, on the
+    presentation times of their pictures when the source's `cadence` was recognised.
+    `cut_times_s` [C]: the first picture of each new shot. `lighting_breaks`: pairs of frames
+    left out as blank or as a flash (see lighting.py).
     """
 
     duration_s: float
@@ -52,6 +58,9 @@ class MotionAnalysis:
     onsets: Onsets
     frames_received: int
     still_pairs: int
+    cut_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lighting_breaks: int = 0
+    cadence: Cadence | None = None
 
     @property
     def has_picture(self) -> bool:
@@ -93,7 +102,7 @@ def analyse_motion(
     spec = analysis_spec(fps)
     grid = WindowGrid(ANALYSIS_WIDTH, ANALYSIS_HEIGHT)
     collector = _DistinctFrames(typical_run=float(fps) / 24)
-    parts: list[WindowFeatures] = []
+    chunks = _Chunks(grid)
     received = 0
     next_report = 0.1
     for frame in source.stream([spec]):
@@ -104,18 +113,28 @@ def analyse_motion(
         received += 1
         collector.add(frame.pixels, frame.record_time_s)
         if collector.pending >= _CHUNK_FRAMES:
-            parts.append(grid.features(collector.take_chunk()))
+            chunks.add(collector.take_chunk())
         if frame.record_time_s >= next_report * duration_s:
             report(min(frame.record_time_s / duration_s, 1.0))
             next_report += 0.1
     if collector.pending >= 2:
-        parts.append(grid.features(collector.take_chunk()))
+        chunks.add(collector.take_chunk())
     times = np.asarray(collector.times, dtype=np.float64)
     if len(times) == 0:
         return MotionAnalysis.without_picture(duration_s)
-    features = WindowFeatures.concatenate(parts)
-    score, local = impact_score(features)
-    onsets = pick_onsets(times, score, local, ANALYSIS_WIDTH * ANALYSIS_HEIGHT, thresholds)
+    features = WindowFeatures.concatenate(chunks.parts)
+    impacts = impact_score(features)
+    onsets = pick_onsets(
+        times,
+        impacts.score,
+        impacts.local,
+        ANALYSIS_WIDTH * ANALYSIS_HEIGHT,
+        thresholds,
+        approach=impacts.approach,
+    )
+    cadence = fit_cadence(np.asarray(collector.appear_times), float(1 / fps))
+    if cadence is not None and len(onsets.times_s):
+        onsets = Onsets(cadence.presentation_times(onsets.times_s), onsets.strengths)
     return MotionAnalysis(
         duration_s=duration_s,
         frame_times_s=times,
@@ -123,7 +142,29 @@ def analyse_motion(
         onsets=onsets,
         frames_received=received,
         still_pairs=collector.still_pairs,
+        cut_times_s=times[np.asarray(chunks.cut_frames, dtype=np.int64)],
+        lighting_breaks=chunks.lighting_breaks,
+        cadence=cadence,
     )
+
+
+class _Chunks:
+    """Features of consecutive chunks of frames (each chunk repeats the previous one's last
+    frame), with the frames where a new shot starts and the count of other breaks."""
+
+    def __init__(self, grid: WindowGrid) -> None:
+        self._grid = grid
+        self._first_frame = 0  # index in the clip of the current chunk's first frame
+        self.parts: list[WindowFeatures] = []
+        self.cut_frames: list[int] = []
+        self.lighting_breaks = 0
+
+    def add(self, frames: np.ndarray) -> None:
+        lighting = pair_lighting(frames)
+        self.parts.append(self._grid.features(frames, lighting))
+        self.cut_frames += [self._first_frame + 1 + int(p) for p in np.flatnonzero(lighting.cut)]
+        self.lighting_breaks += int(np.count_nonzero(lighting.blank | lighting.jump))
+        self._first_frame += len(frames) - 1
 
 
 def _intensity(times: np.ndarray, mean_change: np.ndarray) -> np.ndarray:
@@ -163,6 +204,7 @@ class _DistinctFrames:
         self._held = False
         self._chunk: list[np.ndarray] = []
         self.times: list[float] = []
+        self.appear_times: list[float] = []  # new pictures only, not still copies
         self.still_pairs = 0
 
     @property
@@ -184,6 +226,7 @@ class _DistinctFrames:
         self._run = 1
         self._held = False
         self._append(pixels, time_s)
+        self.appear_times.append(time_s)
 
     def take_chunk(self) -> np.ndarray:
         """Frames gathered so far as float32 [n, H, W] in 0..1; the last one is kept so the

@@ -45,7 +45,9 @@ from plugin_server.engines.procedural.synthesis import stream_for, synthesize
 from plugin_server.engines.registry import EngineConfig
 
 ENGINE_NAME = "procedural"
-MODEL_NAME = "procedural-dsp-1"
+# Part of every cache key: bumped when the same request sounds different (2: events on their
+# pictures' presentation times, light and cuts apart from motion, a larger vocabulary).
+MODEL_NAME = "procedural-dsp-2"
 MAX_DURATION_S = 4 * 3600.0
 SAMPLE_RATE_RANGE = (8_000, 192_000)
 _OPTION_PREFIX = "procedural_"
@@ -177,9 +179,17 @@ class ProceduralEngine:
             "frames_analysed": len(analysis.frame_times_s),
             "onset_count": len(onsets),
             "onset_times_s": [round(float(t), 4) for t in onsets[:_MAX_LISTED_ONSETS]],
+            "cut_times_s": [round(float(t), 4) for t in analysis.cut_times_s[:_MAX_LISTED_ONSETS]],
+            "lighting_breaks": analysis.lighting_breaks,
+            "source_rate": _rate_text(analysis),
             "sample_rate": request.sample_rate,
             "num_samples": request.num_samples,
         }
+
+
+def _rate_text(analysis: MotionAnalysis) -> str:
+    """The picture rate recognised in record time ("24000/1001"), or "" when none was."""
+    return str(analysis.cadence.rate) if analysis.cadence is not None else ""
 
 
 def _no_progress(stage: str, percent: float) -> None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from plugin_server.engines.procedural.lighting import PairLighting, pair_lighting
+
 GRID_COLUMNS = 6
 GRID_ROWS = 4
 NOISE_FLOOR = 2.0 / 255.0  # |difference| below this is codec noise, not motion
@@ -36,6 +38,9 @@ _COARSE_WEIGHT = 8.0
 _ENERGY_FLOOR = 1e-3  # window energy below this has no meaningful centroid
 _MOMENTUM_FLOOR = 4e-4
 _CENTROID_SPEED_FLOOR = 0.3  # pixels per frame: slower centroid motion is jitter
+_APPROACH_KEPT = 0.9  # motion into a contact keeps at least this share of its earlier speed
+_APPROACH_PAIRS = 5  # over the pairs before the one arriving
+_CLIP_LOW, _CLIP_HIGH = 4.0 / 255.0, 251.0 / 255.0  # grey levels at the ends of the range
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class WindowFeatures:
     momentum_x: np.ndarray
     momentum_y: np.ndarray
     mean_change: np.ndarray  # [P] mean |difference| above the noise floor, over the frame
+    valid: np.ndarray  # [P] bool: False for a break (cut, blank, flash), whose features are 0
 
     @staticmethod
     def concatenate(parts: list[WindowFeatures]) -> WindowFeatures:
@@ -61,6 +67,7 @@ class WindowFeatures:
         return WindowFeatures(
             *(join(name) if join else empty for name in _WINDOW_ARRAYS),
             mean_change=join("mean_change") if join else np.zeros(0, np.float32),
+            valid=join("valid") if join else np.zeros(0, bool),
         )
 
     @property
@@ -86,19 +93,49 @@ class WindowGrid:
         self._cwx = _soft_windows(width // 2, GRID_COLUMNS)
         self._cwy_t = _soft_windows(height // 2, GRID_ROWS).T.copy()
 
-    def features(self, frames: np.ndarray) -> WindowFeatures:
-        """`frames`: float32 [N, H, W] grey in 0..1, N >= 2 consecutive distinct frames."""
-        difference = frames[1:] - frames[:-1]
-        change = np.maximum(np.abs(difference) - NOISE_FLOOR, 0.0)
+    def features(self, frames: np.ndarray, lighting: PairLighting | None = None) -> WindowFeatures:
+        """`frames`: float32 [N, H, W] grey in 0..1, N >= 2 consecutive distinct frames.
+
+        `lighting` (from `pair_lighting(frames)` unless given) tone-matches each pair before it
+        is differenced; pairs it marks as breaks get all-zero features and `valid` False."""
+        lighting = lighting or pair_lighting(frames)
+        relit = lighting.relit
+        valid = ~lighting.breaks
+        # Blurs and half-size means are linear and keep constants, so the tone map can be
+        # applied after them, to each pair's two frames.
+        first, second = frames[:-1], frames[1:]
+        fine = _blur(frames, _FINE_BLUR_PX)
+        coarse = _blur(_half_size(frames), _COARSE_BLUR_PX)
+        fine_first, fine_second = fine[:-1], fine[1:]
+        coarse_first, coarse_second = coarse[:-1], coarse[1:]
+        tone_map = _ToneMap(lighting) if relit.any() else None  # None: a still or clean picture
+        if tone_map is not None:
+            first, second = tone_map.first(first), tone_map.second(second)
+            fine_first, fine_second = tone_map.first(fine_first), tone_map.second(fine_second)
+            coarse_first = tone_map.first(coarse_first)
+            coarse_second = tone_map.second(coarse_second)
+        change = np.abs(second - first)
+        change -= NOISE_FLOOR
+        np.maximum(change, 0.0, out=change)
+        change[~valid] = 0.0
+        if tone_map is not None:
+            # Under a changing exposure, pixels that clip in one frame of the pair and not the
+            # other follow no tone curve: their change is the light's, not motion. (Only then:
+            # a white object moving over a steady set clips and unclips pixels too.)
+            clipped = (frames <= _CLIP_LOW) | (frames >= _CLIP_HIGH)
+            lost = (clipped[1:] != clipped[:-1]) & lighting.changing[:, None, None]
+            change[lost] = 0.0
         change_rows = change @ self._wx  # [P, H, cols]
         energy = self._wy_t @ change_rows
         moment_x = self._wy_t @ (change @ self._wx_x)
         moment_y = self._wy_t_y @ change_rows
 
-        fine_x, fine_y = _momentum_density(_blur(frames, _FINE_BLUR_PX))
-        coarse_x, coarse_y = _momentum_density(_blur(_half_size(frames), _COARSE_BLUR_PX))
+        fine_x, fine_y = _momentum_density(fine_first, fine_second)
+        coarse_x, coarse_y = _momentum_density(coarse_first, coarse_second)
         momentum_x = self._pool(fine_x) + _COARSE_WEIGHT * self._pool_coarse(coarse_x)
         momentum_y = self._pool(fine_y) + _COARSE_WEIGHT * self._pool_coarse(coarse_y)
+        momentum_x[~valid] = 0.0
+        momentum_y[~valid] = 0.0
         return WindowFeatures(
             energy=energy,
             moment_x=moment_x,
@@ -106,6 +143,7 @@ class WindowGrid:
             momentum_x=momentum_x,
             momentum_y=momentum_y,
             mean_change=change.reshape(len(change), -1).sum(axis=1) / change[0].size,
+            valid=valid,
         )
 
     def _pool(self, density: np.ndarray) -> np.ndarray:
@@ -115,18 +153,29 @@ class WindowGrid:
         return self._cwy_t @ (density @ self._cwx)
 
 
-def impact_score(features: WindowFeatures) -> tuple[np.ndarray, np.ndarray]:
-    """How much motion stops or reverses on each frame, and how much motion surrounds it.
+@dataclass(frozen=True)
+class ImpactScores:
+    """Per frame j (frame j ends pair j - 1 and starts pair j), float64 arrays [P + 1].
 
-    Returns (score, local_energy), both float64 [P + 1] indexed by frame (frame j ends pair
-    j - 1 and starts pair j), in the units of `WindowFeatures.energy`. A full stop of all motion
-    scores about the energy of the pair before it; a full reversal about twice that.
+    `score`: how much motion stops or reverses on the frame, in the units of
+    `WindowFeatures.energy` (a full stop of all motion scores about the energy of the pair
+    before it, a full reversal about twice that); NaN on frames that cannot be judged (within
+    two pairs of a cut or a flash). `local`: how much motion surrounds the frame. `approach`
+    in 0..1: whether the motion arrived at speed (1) or slowed down on its way in (towards 0).
     """
+
+    score: np.ndarray
+    local: np.ndarray
+    approach: np.ndarray
+
+
+def impact_score(features: WindowFeatures) -> ImpactScores:
+    """How much motion stops or reverses on each frame; see `ImpactScores`."""
     num_frames = features.num_pairs + 1
     score = np.zeros(num_frames)
     local = np.zeros(num_frames)
     if features.num_pairs < 2:
-        return score, local
+        return ImpactScores(score, local, np.ones(num_frames))
     arrays = [getattr(features, name).astype(np.float64) for name in _WINDOW_ARRAYS]
     reversal, drop = _window_scores(*arrays)
     pooled_reversal, pooled_drop = _window_scores(*(_neighbourhood(a) for a in arrays))
@@ -134,9 +183,39 @@ def impact_score(features: WindowFeatures) -> tuple[np.ndarray, np.ndarray]:
     drop_total = np.minimum(drop, pooled_drop).sum(axis=(1, 2))
     score[:] = np.maximum(reversal_total, drop_total)
     total = features.energy.sum(axis=(1, 2), dtype=np.float64)
+    # Frame j's score reads pairs j - 2 .. j + 1 (the centroid's velocities in and out): none
+    # of them may be a break, so analysis restarts two frames after a cut or a flash.
+    broken = np.zeros(num_frames + 3, bool)
+    broken[2 : 2 + features.num_pairs] = ~features.valid
+    reach = np.lib.stride_tricks.sliding_window_view(broken, 4)  # pairs j-2..j+1 for frame j
+    score[reach.any(axis=1)] = np.nan
     local[1:-1] = np.maximum(total[:-1], total[1:])
     local[-1] = total[-1]
-    return score, local
+    return ImpactScores(score, local, _approach(total, features.valid))
+
+
+def _approach(total: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """[P + 1] in 0..1 per frame j: the motion of pair j - 1 against the most of the
+    `_APPROACH_PAIRS` pairs before it in the same shot, over `_APPROACH_KEPT`, capped at 1.
+
+    A contact comes at speed: the motion arriving on the frame keeps most of the speed it had
+    over the frames before. A swing's turn, or a glide to rest, slows down on the way in."""
+    num_frames = len(total) + 1
+    shot = np.cumsum(~valid)  # pairs after a break belong to the next shot
+    lead = _APPROACH_PAIRS + 1
+    padded_total = np.concatenate([np.zeros(lead), total])
+    padded_shot = np.concatenate([np.full(lead, -1), shot])
+    totals = np.lib.stride_tricks.sliding_window_view(padded_total, _APPROACH_PAIRS)
+    shots = np.lib.stride_tricks.sliding_window_view(padded_shot, _APPROACH_PAIRS)
+    # Row j holds pairs j - 1 - _APPROACH_PAIRS .. j - 2; pair k is padded[k + lead].
+    arriving = padded_total[lead - 1 : lead - 1 + num_frames]
+    arriving_shot = padded_shot[lead - 1 : lead - 1 + num_frames]
+    same = shots[:num_frames] == arriving_shot[:, None]
+    earlier = np.where(same, totals[:num_frames], 0.0).max(axis=1)
+    approach = np.ones(num_frames)
+    known = earlier > 0
+    approach[known] = np.clip(arriving[known] / (_APPROACH_KEPT * earlier[known]), 0.0, 1.0)
+    return approach
 
 
 def _window_scores(
@@ -183,18 +262,46 @@ def _window_scores(
     return reversal, drop
 
 
+class _ToneMap:
+    """A chunk's per-pair tone maps, applied to stacks [P, h, w] of first or second frames
+    (copies; only the pairs whose light changed are touched)."""
+
+    def __init__(self, lighting: PairLighting) -> None:
+        self._pairs = np.flatnonzero(lighting.relit)
+        pick = self._pairs
+        self._first = (
+            lighting.first_gain[pick, None, None],
+            lighting.first_offset[pick, None, None],
+        )
+        self._second = (
+            lighting.second_gain[pick, None, None],
+            lighting.second_offset[pick, None, None],
+        )
+
+    def first(self, frames: np.ndarray) -> np.ndarray:
+        return self._apply(frames, *self._first)
+
+    def second(self, frames: np.ndarray) -> np.ndarray:
+        return self._apply(frames, *self._second)
+
+    def _apply(self, frames: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        mapped = frames.copy()
+        mapped[self._pairs] = frames[self._pairs] * gain + offset
+        return mapped
+
+
 def _neighbourhood(values: np.ndarray) -> np.ndarray:
     """Sum over each window's 3x3 neighbourhood of windows: [P, rows, cols]."""
     return ndimage.uniform_filter(values, size=(1, 3, 3), mode="constant") * 9.0
 
 
-def _momentum_density(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """-grad(I) * dI/dt per pixel for each consecutive pair: two arrays [N - 1, H, W].
+def _momentum_density(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-grad(I) * dI/dt per pixel for each pair (first[p], second[p]): two arrays [P, H, W].
 
     The gradient is a central difference of the pair's mean picture, halved once more so that
     no separate mean is needed (a constant factor, absorbed by the pooling weights' ratio)."""
-    total = frames[1:] + frames[:-1]
-    change = frames[:-1] - frames[1:]  # minus dI/dt
+    total = second + first
+    change = first - second  # minus dI/dt
     density_x = np.empty_like(total)
     density_y = np.empty_like(total)
     np.subtract(total[:, :, 2:], total[:, :, :-2], out=density_x[:, :, 1:-1])

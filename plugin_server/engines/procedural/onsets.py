@@ -13,6 +13,7 @@ A frame is an onset when its impact score
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,12 @@ def pick_onsets(
     local_energy: np.ndarray,
     num_pixels: int,
     thresholds: OnsetThresholds | None = None,
+    *,
+    approach: np.ndarray | None = None,
 ) -> Onsets:
-    """Onsets among frames at `times_s` [N] given `score` and `local_energy` [N].
+    """Onsets among frames at `times_s` [N] given `score` and `local_energy` [N] (a NaN score:
+    a frame that cannot be judged, never an onset) and, optionally, `approach` [N] in 0..1
+    (see motion.ImpactScores).
 
     Strength is the onset's score relative to the strongest onset of the clip, compressed
     (square root) so that small events stay audible next to big ones.
@@ -57,14 +62,28 @@ def pick_onsets(
     count = len(score)
     if count < 3:
         return Onsets.none()
-    local_median = ndimage.median_filter(
-        score, size=2 * thresholds.context_frames + 1, mode="nearest"
-    )
-    share = score / (local_energy + thresholds.min_score_per_pixel * num_pixels)
+    context = thresholds.context_frames
+    unknown = np.isnan(score)
+    if unknown.any():
+        # Frames that cannot be judged (around a cut or a flash) are no evidence either way:
+        # they are left out of their neighbours' medians rather than counted as stillness.
+        padded = np.pad(score, context, mode="edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * context + 1)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: no median
+            local_median = np.nan_to_num(np.nanmedian(windows, axis=1), nan=0.0)
+        score = np.where(unknown, 0.0, score)
+    else:
+        local_median = ndimage.median_filter(score, size=2 * context + 1, mode="nearest")
+    # `approach` discounts frames the motion slowed into, for the share and the floor (squared:
+    # a swing's turn arrives at ~40 % of its speed and reverses fully, twice a stop's score);
+    # the prominence compares raw scores, so a discounted neighbour never lowers the bar.
+    effective = score if approach is None else score * approach**2
+    share = effective / (local_energy + thresholds.min_score_per_pixel * num_pixels)
     candidate = (
         (share >= thresholds.min_share)
         & (score >= thresholds.min_prominence * local_median)
-        & (score >= thresholds.min_score_per_pixel * num_pixels)
+        & (effective >= thresholds.min_score_per_pixel * num_pixels)
     )
     chosen: list[int] = []
     gap = thresholds.min_gap_s

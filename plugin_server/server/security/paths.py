@@ -17,6 +17,8 @@ from plugin_server.pipeline.errors import AccessRefused, InputNotFound, InvalidR
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 MAX_PATH_CHARS = 4096
+# Longest file or folder name of Linux file systems (NAME_MAX).
+MAX_NAME_BYTES = 255
 
 
 class PathPolicy:
@@ -30,8 +32,9 @@ class PathPolicy:
         self.output_root = output_root.resolve() if output_root is not None else None
 
     def media_file(self, path: Path) -> Path:
-        """The real path of `path` if it lies under a media root; raises AccessRefused."""
-        real = path.resolve()
+        """The real path of `path` if it lies under a media root; raises AccessRefused, or
+        InputNotFound for a path that cannot be resolved (a symlink loop, a name too long)."""
+        real = _resolved(path, "media", str(path))
         if not any(real.is_relative_to(root) for root in self.media_roots):
             raise AccessRefused(
                 f"media {path} is outside the server's media roots "
@@ -44,17 +47,22 @@ class PathPolicy:
         existing file or folder under a media root. `field` names the request field."""
         candidate = _plain_path(text, field)
         if candidate.is_absolute():
-            real = self.media_file(Path(candidate))
-            if not real.exists():
+            real = _resolved(Path(candidate), field, text)
+            # Checked before existence, so that a path outside the roots gets the same answer
+            # whether or not something is there: no probing of the server's files.
+            if not any(real.is_relative_to(root) for root in self.media_roots):
+                raise AccessRefused(
+                    f"{field}: {text} is outside the server's media roots; it was not read"
+                )
+            if not _exists(real):
                 raise InputNotFound(f"{field}: {text} does not exist on the server")
             return real
         for root in self.media_roots:
-            real = (root / candidate).resolve()
-            if real.exists():
-                if not real.is_relative_to(root):
-                    raise AccessRefused(
-                        f"{field}: {text} resolves to {real}, outside media root {root}"
-                    )
+            real = _resolved(root / candidate, field, text)
+            if not real.is_relative_to(root):
+                # Never say where the link leads: that would map the server's files.
+                raise AccessRefused(f"{field}: {text} leads outside media root {root}")
+            if _exists(real):
                 return real
         raise InputNotFound(
             f"{field}: {text} was not found under any media root "
@@ -67,7 +75,7 @@ class PathPolicy:
         candidate = _plain_path(text, field)
         if not candidate.is_absolute():
             raise InvalidRequest(f"{field}: {text!r} must be an absolute path on the server")
-        real = Path(candidate).resolve()
+        real = _resolved(Path(candidate), field, text)
         if not any(real.is_relative_to(root) for root in self.media_roots):
             raise AccessRefused(f"{field}: {text} is outside the server's media roots")
         return str(real)
@@ -86,15 +94,40 @@ class PathPolicy:
         # Checked before anything is created (a symlink may lead out of the root), and again
         # after, in case a link appeared in between.
         self._check_under_output_root(directory, text, field)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InvalidRequest(
+                f"{field}: {text!r} cannot be created under the output root "
+                f"({error.strerror or error})"
+            ) from error
         return self._check_under_output_root(directory, text, field)
 
     def _check_under_output_root(self, directory: Path, text: str, field: str) -> Path:
         assert self.output_root is not None
-        real = directory.resolve()
+        real = _resolved(directory, field, text)
         if not real.is_relative_to(self.output_root):
-            raise AccessRefused(f"{field}: {text} resolves to {real}, outside the output root")
+            raise AccessRefused(f"{field}: {text} leads outside the output root")
         return real
+
+
+def _resolved(path: Path, field: str, text: str) -> Path:
+    """path.resolve(), with what the file system refuses as typed errors naming `field`."""
+    try:
+        return path.resolve()
+    except RuntimeError as error:  # Python 3.11 reports a symlink loop this way
+        raise InvalidRequest(f"{field}: {text} is a loop of symbolic links") from error
+    except OSError as error:
+        raise InvalidRequest(
+            f"{field}: {text!r} cannot be resolved ({error.strerror or error})"
+        ) from error
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # ENAMETOOLONG and kin: nothing usable is there
+        return False
 
 
 def _plain_path(text: str, field: str) -> PurePosixPath:
@@ -109,4 +142,10 @@ def _plain_path(text: str, field: str) -> PurePosixPath:
     path = PurePosixPath(text)
     if ".." in path.parts:
         raise AccessRefused(f"{field}: {text!r} must not contain '..'")
+    for part in path.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise InvalidRequest(
+                f"{field}: a name in the path is {len(part.encode('utf-8', 'surrogateescape'))} "
+                f"bytes long; file systems allow at most {MAX_NAME_BYTES}"
+            )
     return path

@@ -104,7 +104,7 @@ def test_another_seed_or_clip_gives_different_audio(
 def test_report_says_procedural_with_the_parameters_used(engine: ProceduralEngine) -> None:
     report = engine.generate(_request()).report
     assert report.engine == "procedural"
-    assert report.model == "procedural-dsp-1"
+    assert report.model == "procedural-dsp-2"
     assert report.parameters["recipes"] == ["footsteps", "wind"]
     assert report.parameters["material"] == "gravel"
     assert report.parameters["seed"] == 11

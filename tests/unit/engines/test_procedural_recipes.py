@@ -167,8 +167,9 @@ def test_event_recipes_sound_at_the_visual_events(engine: ProceduralEngine, prom
     if prompt == "applause":  # a bed: claps everywhere, but never silent
         assert np.all(windowed_rms_db(samples, SR, 0.5) > -45)
         return
-    # Ringing materials (glass) leave a tail under the next event: a 9 dB rise is a new event.
-    onsets = transient_onsets(samples, SR, rise_db=9, hold_s=0.3)
+    # Ringing materials leave a tail under the next event (a shatter's shards last 0.9 s, the
+    # hits are 0.875 s apart): a 6 dB rise is a new event.
+    onsets = transient_onsets(samples, SR, rise_db=6, hold_s=0.3)
     for impact in event_times_s(scene):
         assert np.min(np.abs(onsets - impact)) <= 1 / 24, (prompt, onsets)
 
@@ -179,7 +180,8 @@ def test_unknown_words_fall_back_to_the_neutral_recipe(engine: ProceduralEngine)
     assert audio.report.parameters["recipes"] == ["neutral"]
     assert audio.report.parameters["ignored_words"] == ["xyzzy", "quux"]
     assert any("neutral" in note for note in audio.report.notes)
-    onsets = transient_onsets(audio.samples, SR)
+    # The movement rustle under the soft thuds is loud just before each hit: a 9 dB rise.
+    onsets = transient_onsets(audio.samples, SR, rise_db=9)
     onsets = onsets[onsets > 0.05]  # the room tone starting from digital silence
     assert np.allclose(onsets, event_times_s(scene), atol=1 / 24)
 

@@ -17,7 +17,7 @@ from plugin_server.engines.hunyuan.config import load_model_config
 from plugin_server.engines.hunyuan.engine import HunyuanEngine
 from plugin_server.engines.hunyuan.loading import load_transformer
 from plugin_server.engines.hunyuan.networks import HunyuanVideoFoley
-from plugin_server.engines.registry import EngineConfig, create_engine
+from plugin_server.engines.registry import EngineConfig
 from plugin_server.finetune.adapter_files import AdapterError, adapter_digest
 from plugin_server.finetune.adapters import AdapterCache
 from plugin_server.finetune.lora import (
@@ -37,6 +37,7 @@ from plugin_server.pipeline.errors import InvalidRequest
 from plugin_server.pipeline.identity import MediaIdentity
 from plugin_server.pipeline.plan import MediaClipInput, PlanningContext, plan_media_clip
 from plugin_server.pipeline.request import GenerationRequest
+from plugin_server.planning.wiring import wired_engine
 from plugin_server.presets.settings import GenerationSettings, PresetError
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from plugin_server.server.translate import generation_request
@@ -95,7 +96,7 @@ def clip(video: Path, lora: str | None = None) -> ClipRequest:
 def engine(lora_dir: Path | None) -> HunyuanEngine:
     options = {"lora_dir": str(lora_dir)} if lora_dir else {}
     config = EngineConfig(weights_dir=shared_weights().root, device="cpu", options=options)
-    return create_engine("hunyuan", config)  # type: ignore[return-value]
+    return wired_engine("hunyuan", config)  # type: ignore[return-value]
 
 
 def test_a_saved_adapter_reads_back_exactly(tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_a_saved_adapter_reads_back_exactly(tmp_path: Path) -> None:
     assert saved.keys() == loaded.keys() and len(saved) == 36  # 18 projections x (A, B)
     assert all(torch.equal(saved[key], loaded[key]) for key in saved)
     inputs = (torch.randn(1, 128, 50), torch.tensor([500.0]), torch.randn(1, 8, 32))
-    inputs += (torch.randn(1, 24, 64), torch.randn(1, 7, 32))
+    inputs += (torch.randn(1, 24, 48), torch.randn(1, 7, 32))
     original.eval()
     with torch.no_grad():
         assert torch.equal(original(*inputs), reloaded(*inputs))
@@ -144,7 +145,7 @@ def test_adapters_are_cached_switched_and_reread_when_rewritten(tmp_path: Path) 
     model = transformer().eval()
     cache = AdapterCache(tmp_path, capacity=2)
     inputs = (torch.randn(1, 128, 50), torch.tensor([500.0]), torch.randn(1, 8, 32))
-    inputs += (torch.randn(1, 24, 64), torch.randn(1, 7, 32))
+    inputs += (torch.randn(1, 24, 48), torch.randn(1, 7, 32))
 
     def output(name: str | None) -> torch.Tensor:
         cache.activate(model, config, layout.model_size, name)

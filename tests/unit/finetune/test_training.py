@@ -97,7 +97,7 @@ def test_features_have_the_shapes_training_needs(prepared: Prepared) -> None:
     pair = prepared.features[0]
     assert pair.latent.shape == (128, 80)  # 1.6 s at 50 latent frames/s
     assert pair.picture.sync_frames == 40  # 1.6 s at 25 fps
-    assert pair.picture.sync.shape == (8 * 4, 64)  # (40 - 16) // 8 + 1 segments, tiny width
+    assert pair.picture.sync.shape == (8 * 4, 48)  # (40 - 16) // 8 + 1 segments, tiny width
     assert prepared.text.states.shape[0] == 2  # "" and "footsteps on gravel"
 
 

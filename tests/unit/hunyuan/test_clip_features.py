@@ -38,7 +38,7 @@ def test_counts_follow_the_clip_length(encoders: Encoders) -> None:
     features = encode(encoders, 2.0)
     assert features.siglip.shape == (16, 32)  # 8 fps x 2 s, SigLIP2 width 32
     assert features.sync_frames == 50
-    assert features.sync.shape == (8 * 5, 64)  # (50 - 16) // 8 + 1 segments of 8 tokens
+    assert features.sync.shape == (8 * 5, 48)  # (50 - 16) // 8 + 1 segments of 8 tokens
 
 
 def test_chunked_encoding_equals_one_batch_and_really_chunks(encoders: Encoders) -> None:

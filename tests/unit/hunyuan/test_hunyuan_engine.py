@@ -1,7 +1,8 @@
 """The hunyuan engine end to end on CPU with a tiny official-layout weights directory.
 
 Every width of that directory differs from the published model (transformer 48, SigLIP2 32,
-CLAP 32, Synchformer 64), so passing here means sizes are read from the files.
+CLAP 32, Synchformer 48 with the official 12 heads), so passing here means sizes are read from
+the files.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from plugin_server.engines.hunyuan.denoiser import Conditions, GuidedTransformer
 from plugin_server.engines.hunyuan.engine import HunyuanEngine
 from plugin_server.engines.hunyuan.features import FrameEncoder, clip_grid_count
 from plugin_server.engines.hunyuan.frame_sampling import ReferenceLengths, decode_reference_frames
+from plugin_server.engines.hunyuan.generation import fit_to_clip
 from plugin_server.engines.hunyuan.sampler import EulerSampler, FlowSchedule, initial_noise
 from plugin_server.engines.registry import EngineConfig, create_engine
 from plugin_server.media.decode import MediaFileSource
 from plugin_server.media.frames import MediaSpan
+from plugin_server.pipeline.clip_runner import _checked_samples
 from plugin_server.presets.settings import GenerationSettings
 
 torch.set_num_threads(1)
@@ -147,26 +150,42 @@ def test_stages_compose_like_direct_calls(engine: HunyuanEngine) -> None:
     assert np.abs(audio - np.clip(direct[: audio.shape[0]], -1, 1)).max() < 1e-5
 
 
-def test_reference_sampling_follows_the_official_clock(tmp_path: Path) -> None:
-    video = write_video(tmp_path / "clip.mp4", seconds=1.0)
+def test_reference_sampling_follows_the_official_clock_and_fits_the_clip(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "clip.mp4", seconds=3.0)
     engine = HunyuanEngine(
         EngineConfig(shared_tiny_weights().root, "cpu", {"reference_sampling": True})
     )
     clip = ClipRequest(
         "clip-ref",
-        MediaFileSource(MediaSpan(video, 0.0, 1.0, 1.0, 1.0)),
-        1.0,
+        MediaFileSource(MediaSpan(video, 0.0, 3.0, 1.0, 3.0)),
+        3.0,
         prompt="",
         settings=FAST,
     )
     audio = engine.generate(clip)
 
     n25 = len(decode_reference_frames(video, 25).source_indices)
-    assert n25 == 24  # the accumulating clock skips one frame of a 1 s, 25 fps file
+    assert n25 == 74  # the accumulating clock skips one frame of a 3 s, 25 fps file
     latent_frames = int(n25 / 25 * 50)
-    assert audio.report.parameters["latent_frames"] == latent_frames == 48
-    assert audio.samples.shape == (ReferenceLengths(n25).audio_samples,) == (46_080,)
-    assert audio.samples.shape[0] != round(1.0 * SAMPLE_RATE)
+    assert audio.report.parameters["latent_frames"] == latent_frames == 148
+    official = ReferenceLengths(n25).audio_samples
+    assert official == 142_080
+    # The official length is generated, then padded with silence to the clip's exact length,
+    # so the pipeline's length check accepts it.
+    assert audio.samples.shape == (round(3.0 * SAMPLE_RATE),) == (144_000,)
+    assert np.abs(audio.samples[:official]).max() > 0
+    assert not audio.samples[official:].any()
+    assert any("142080 samples fitted to the clip's 144000" in n for n in audio.report.notes)
+    checked = _checked_samples(audio.samples, audio.sample_rate, clip, audio.report)
+    assert checked.shape == (144_000,)
+
+
+def test_official_length_audio_longer_than_the_clip_is_cut() -> None:
+    official = np.linspace(-1, 1, 1_000, dtype=np.float32)
+    fitted, note = fit_to_clip(official, 960)
+    assert np.array_equal(fitted, official[:960]) and "cut by 40" in note
+    fitted, note = fit_to_clip(official, 1_200)
+    assert np.array_equal(fitted[:1_000], official) and not fitted[1_000:].any()
 
 
 def test_reference_sampling_refuses_an_edited_clip(tmp_path: Path) -> None:

@@ -97,9 +97,25 @@ def test_a_missing_visual_key_is_named(tiny_weights: dict) -> None:
         synchformer_from_state(state, source="cut.pth", num_heads=TINY_HEADS)
 
 
-def test_head_count_must_be_given_for_widths_off_64(tiny_weights: dict) -> None:
-    with pytest.raises(WeightsError, match="head count"):
-        synchformer_from_state(tiny_weights, source="sync_tiny")
+def test_any_width_is_built_with_the_official_twelve_heads(
+    tiny_weights: dict, tiny_model: SynchformerVisual
+) -> None:
+    # Width 48 is not a multiple of 64; the official code still builds it, with 12 heads of 4.
+    model = synchformer_from_state(tiny_weights, source="sync_tiny")
+    assert (model.config.num_heads, model.config.head_dim) == (12, 4)
+    with torch.no_grad():
+        twelve = model(_model_input())
+        three = tiny_model(_model_input())
+    # The head count changes the features: it is not a free choice.
+    assert _max_error(twelve, three) > 1e-3
+
+
+def test_a_width_not_divisible_by_twelve_heads_is_refused_naming_the_file() -> None:
+    config = MotionFormerConfig(embed_dim=40, depth=1, num_heads=4, mlp_hidden=80)
+    config = MotionFormerConfig(**{**config.__dict__, "aggregator_hidden": 80})
+    state = build_synchformer(config, device="meta").state_dict()
+    with pytest.raises(WeightsError, match=r"odd\.pth: width 40 .* 12 heads"):
+        synchformer_from_state(state, source="odd.pth", device="meta")
 
 
 def test_tiny_forward_matches_every_golden_stage(tiny_model: SynchformerVisual) -> None:

@@ -69,8 +69,16 @@ def test_device_without_bfloat16_runs_bfloat16_presets_in_float16() -> None:
         assert not (settings.use_half_precision and settings.half_precision_dtype == "bfloat16")
 
 
-def test_quality_order_starts_with_the_builtin_presets() -> None:
-    assert _names(H100_80GB)[: len(QUALITY_ORDER)] == list(QUALITY_ORDER)
+def test_quality_order_is_the_builtin_presets_each_with_its_neutral_placements() -> None:
+    presets = [name.split("+")[0] for name in _names(H100_80GB)]
+    firsts = [name for i, name in enumerate(presets) if i == 0 or presets[i - 1] != name]
+    assert firsts[: len(QUALITY_ORDER)] == list(QUALITY_ORDER)
+    # Each preset is tried resident first, then with placements that keep its audio.
+    assert _names(H100_80GB)[:3] == [
+        "reference",
+        "reference+encoder_offload",
+        "reference+stream4",
+    ]
 
 
 def test_time_budget_pushes_towards_faster_presets() -> None:

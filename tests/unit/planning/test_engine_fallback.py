@@ -15,7 +15,9 @@ from plugin_server.media.decode import MediaFileSource
 from plugin_server.media.frames import MediaSpan
 from plugin_server.planning.ceiling import MEMORY_CEILING_OPTION, DeviceOutOfMemory
 from plugin_server.planning.fallback import step_downs, with_oom_fallback
+from plugin_server.planning.loaded_dims import engine_dims
 from plugin_server.planning.planner import estimate_clip
+from plugin_server.planning.wiring import wired_engine
 from plugin_server.presets import load_preset
 
 pytestmark = pytest.mark.slow
@@ -39,7 +41,7 @@ def tiny_dims(tiny_weights: Path, short_video: Path):  # type: ignore[no-untyped
     """The planner's view of the tiny model, read off a loaded engine."""
     engine = create_engine("hunyuan", EngineConfig(weights_dir=tiny_weights, device="cpu"))
     engine.generate(_request(short_video))
-    dims = engine.memory_dims()
+    dims = engine_dims(engine)
     assert dims is not None
     return dims
 
@@ -58,7 +60,7 @@ def test_engine_raises_device_out_of_memory_under_the_ceiling(
     tiny_weights: Path, short_video: Path, tiny_dims
 ) -> None:  # type: ignore[no-untyped-def]
     needed = estimate_clip(CLIP_S, DEFAULT, tiny_dims, "cuda").peak_memory_bytes
-    engine = create_engine("hunyuan", _config(tiny_weights, needed - 1))
+    engine = wired_engine("hunyuan", _config(tiny_weights, needed - 1))
     with pytest.raises(DeviceOutOfMemory) as raised:
         engine.generate(_request(short_video))
     assert raised.value.needed_bytes == needed

@@ -90,8 +90,22 @@ def test_ladder_order_follows_the_issue() -> None:
         "sequential guidance",
         "chunked visual encoding",
         "chunked VAE decode",
+        "encoder offload",
         "stage-wise offload",
+        "streamed blocks",
+        "FP8 weights",
     ]
+
+
+def test_streamed_blocks_step_down_to_fewer_resident_blocks() -> None:
+    streamed = replace(DEFAULT, stream_blocks=4, stagewise_offload=True)
+    names = {step.name: step.settings for step in step_downs(streamed, DURATION_S)}
+    assert names["fewer resident blocks"].stream_blocks == 2
+    assert "encoder offload" not in names  # stage-wise offload already moves the encoders
+    last = replace(streamed, stream_blocks=1, fp8_weights=True)
+    assert not {"fewer resident blocks", "FP8 weights"} & {
+        step.name for step in step_downs(last, DURATION_S)
+    }
 
 
 def test_each_step_changes_exactly_one_setting() -> None:
@@ -113,6 +127,8 @@ def test_nothing_left_to_step_down_from_the_lightest_settings() -> None:
         cache_clear_interval=1,
         vae_chunk_seconds=1.0,
         stagewise_offload=True,
+        stream_blocks=1,
+        fp8_weights=True,
     )
     assert step_downs(lightest, DURATION_S) == []
 

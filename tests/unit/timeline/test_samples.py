@@ -30,7 +30,9 @@ EXPECTED_COUNTS = {
     "one_clip.aaf": ("aaf", 1, 1),
     "premiere_example.edl": ("edl", 2, 0),
     "premiere_example.otio": ("otio", 7, 6),
-    "premiere_example.xml": ("fcp_xml", 7, 6),
+    # Two more than the .otio export of the same edit: the clips inside the nested sequence
+    # (clipitem-6 and -7 of sequence-2, at 636 and 736), which OTIO's FCP 7 reader dropped.
+    "premiere_example.xml": ("fcp_xml", 9, 8),
     "simple.aaf": ("aaf", 5, 5),
     "simple_cut.otio": ("otio", 4, 4),
     "speed_effects_small.edl": ("edl", 5, 0),
@@ -104,9 +106,16 @@ HAND_WORKED = {
         track_index=1, record_start_frame=536, record_duration_frames=100, media_duration_s=100 / 30
     ),
     # The title is a generator: reported, not spotted.
-    ("premiere_example.xml", 4): dict(track_index=3, name="test_title", status=ClipStatus.SKIPPED),
-    # Source in 133 of media starting at 99; a 13-frame dissolve tail after it.
+    ("premiere_example.xml", 6): dict(track_index=3, name="test_title", status=ClipStatus.SKIPPED),
+    # Inside the nested sequence at 636: its second clip item starts at 100 of it, 220 long.
     ("premiere_example.xml", 5): dict(
+        track_index=2,
+        name="sc01_sh030_anim.mov",
+        record_start_frame=736,
+        record_duration_frames=220,
+    ),
+    # Source in 133 of media starting at 99; a 13-frame dissolve tail after it.
+    ("premiere_example.xml", 7): dict(
         track_index=4,
         record_start_frame=956,
         record_duration_frames=208,

@@ -10,7 +10,9 @@ from pathlib import Path
 import opentimelineio as otio
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "timelines"
-SAMPLES = tuple(sorted(path.name for path in DATA.iterdir() if path.suffix != ".md"))
+SAMPLES = tuple(
+    sorted(path.name for path in DATA.iterdir() if path.is_file() and path.suffix != ".md")
+)
 
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange

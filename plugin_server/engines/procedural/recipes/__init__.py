@@ -15,8 +15,10 @@ import numpy as np
 from plugin_server.engines.procedural.cues import Cues
 from plugin_server.engines.procedural.prompt import Layer
 from plugin_server.engines.procedural.recipes import (
+    animals,
     crowd,
     door,
+    electronics,
     fire,
     footsteps,
     glass,
@@ -24,6 +26,7 @@ from plugin_server.engines.procedural.recipes import (
     neutral,
     rain,
     room_tone,
+    rustle,
     thunder,
     vehicle,
     water,
@@ -47,5 +50,8 @@ RECIPES: dict[str, Recipe] = {
     "crowd": crowd.render,
     "room_tone": room_tone.render,
     "whoosh": whoosh.render,
+    "animal": animals.render,
+    "electronics": electronics.render,
+    "rustle": rustle.render,
     "neutral": neutral.render,
 }

@@ -351,32 +351,38 @@ class ClipReport(_message.Message):
     def __init__(self, engine: _Optional[str] = ..., model: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., peak_memory_bytes: _Optional[int] = ..., stage_seconds: _Optional[_Mapping[str, float]] = ..., notes: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., num_samples: _Optional[int] = ..., duration_s: _Optional[float] = ..., loudness_lufs: _Optional[float] = ..., true_peak_dbtp: _Optional[float] = ..., seed: _Optional[int] = ..., prompt: _Optional[str] = ..., elapsed_s: _Optional[float] = ..., lora: _Optional[str] = ...) -> None: ...
 
 class ClipProblem(_message.Message):
-    __slots__ = ("clip_id", "kind", "reason", "name", "track_name", "record_timecode")
+    __slots__ = ("clip_id", "kind", "reason", "name", "track_name", "record_timecode", "track_index")
     CLIP_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TRACK_NAME_FIELD_NUMBER: _ClassVar[int]
     RECORD_TIMECODE_FIELD_NUMBER: _ClassVar[int]
+    TRACK_INDEX_FIELD_NUMBER: _ClassVar[int]
     clip_id: str
     kind: ProblemKind
     reason: str
     name: str
     track_name: str
     record_timecode: str
-    def __init__(self, clip_id: _Optional[str] = ..., kind: _Optional[_Union[ProblemKind, str]] = ..., reason: _Optional[str] = ..., name: _Optional[str] = ..., track_name: _Optional[str] = ..., record_timecode: _Optional[str] = ...) -> None: ...
+    track_index: int
+    def __init__(self, clip_id: _Optional[str] = ..., kind: _Optional[_Union[ProblemKind, str]] = ..., reason: _Optional[str] = ..., name: _Optional[str] = ..., track_name: _Optional[str] = ..., record_timecode: _Optional[str] = ..., track_index: _Optional[int] = ...) -> None: ...
 
 class ResultTimeline(_message.Message):
-    __slots__ = ("data", "format", "file_name", "path")
+    __slots__ = ("data", "format", "file_name", "path", "offset", "total_size_bytes")
     DATA_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     format: str
     file_name: str
     path: str
-    def __init__(self, data: _Optional[bytes] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    offset: int
+    total_size_bytes: int
+    def __init__(self, data: _Optional[bytes] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., path: _Optional[str] = ..., offset: _Optional[int] = ..., total_size_bytes: _Optional[int] = ...) -> None: ...
 
 class JobSummary(_message.Message):
     __slots__ = ("job_id", "clips_total", "clips_generated", "clips_cached", "clips_failed", "clips_skipped", "clips_cancelled", "elapsed_s", "cancelled")
@@ -429,18 +435,34 @@ class GetCapabilitiesResponse(_message.Message):
     def __init__(self, server_version: _Optional[str] = ..., default_engine: _Optional[str] = ..., default_preset: _Optional[str] = ..., engines: _Optional[_Iterable[_Union[EngineCapability, _Mapping]]] = ..., presets: _Optional[_Iterable[_Union[PresetCapability, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., timeline_formats: _Optional[_Iterable[str]] = ..., audio_containers: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., output_root_configured: _Optional[bool] = ...) -> None: ...
 
 class EngineCapability(_message.Message):
-    __slots__ = ("name", "model", "available", "reason", "device")
+    __slots__ = ("name", "model", "available", "reason", "device", "libraries")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    LIBRARIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     available: bool
     reason: str
     device: str
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., available: _Optional[bool] = ..., reason: _Optional[str] = ..., device: _Optional[str] = ...) -> None: ...
+    libraries: _containers.RepeatedCompositeFieldContainer[SoundLibrary]
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., available: _Optional[bool] = ..., reason: _Optional[str] = ..., device: _Optional[str] = ..., libraries: _Optional[_Iterable[_Union[SoundLibrary, _Mapping]]] = ...) -> None: ...
+
+class SoundLibrary(_message.Message):
+    __slots__ = ("path", "files", "bytes", "duration_seconds", "skipped_files")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FILES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    files: int
+    bytes: int
+    duration_seconds: float
+    skipped_files: int
+    def __init__(self, path: _Optional[str] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., skipped_files: _Optional[int] = ...) -> None: ...
 
 class PresetCapability(_message.Message):
     __slots__ = ("name", "description", "parameters")

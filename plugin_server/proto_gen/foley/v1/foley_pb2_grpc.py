@@ -69,7 +69,8 @@ class FoleyServiceServicer:
     def GenerateFoley(self, request, context):
         """Generate Foley for every picture clip of a timeline. The stream yields, in order: one
         `accepted`, then per clip any number of `progress` and `audio_chunk` messages followed by one
-        `clip_result` or `clip_problem`, then one `result_timeline`, then one `summary`.
+        `clip_result` or `clip_problem`, then the `result_timeline` (one or more pieces), then one
+        `summary`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

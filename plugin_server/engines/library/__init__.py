@@ -1,0 +1,12 @@
+"""The library engine: a studio's own sound-effects files on the picture's events.
+
+Files, in the order data flows: options.py (engine options), describe.py (names, folders, bext
+and iXML to words), audio.py (headers, samples, attacks), index.py (the SQLite/FTS5 index),
+vocabulary.py (bed words, stop words), matching.py (prompt to files), ranking.py (the CLAP
+hook), picture.py (the procedural analysis, adapted), placement.py (one-shots and beds),
+engine.py (the Engine). Nothing here imports torch.
+"""
+
+from plugin_server.engines.library.engine import LibraryEngine
+
+__all__ = ["LibraryEngine"]
