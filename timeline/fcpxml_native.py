@@ -14,6 +14,7 @@ rows under the picture), with the audio role `Foley.Foley V1`. Nothing else is t
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -66,15 +67,25 @@ def parse_time(value: str | None, *, element: Element, file: str) -> Fraction:
     """An FCPXML time ("1001/24000s", "3600s", "0s") as exact seconds."""
     if value is None:
         return Fraction(0)
-    text = value.strip()
     try:
-        if not text.endswith("s"):
-            raise ValueError(text)
-        return Fraction(text[:-1])
+        return _seconds(value)
     except (ValueError, ZeroDivisionError) as error:
         raise MalformedTimeline(
             f"{element_label(element)}: {value!r} is not an FCPXML time", file=file
         ) from error
+
+
+@functools.lru_cache(maxsize=4096)
+def _seconds(value: str) -> Fraction:
+    """Durations and starts repeat across a document: each distinct text is parsed once, and
+    "n/ds" as two integers (Fraction's own string parsing is a regular expression)."""
+    text = value.strip()
+    if not text.endswith("s"):
+        raise ValueError(text)
+    numerator, slash, denominator = text[:-1].partition("/")
+    if slash and numerator.isdigit() and denominator.isdigit():
+        return Fraction(int(numerator), int(denominator))
+    return Fraction(text[:-1])
 
 
 def lane_of(element: Element, file: str) -> int:
@@ -265,7 +276,7 @@ def _exact_lanes(
         items = [item for item in track if not isinstance(item, otio.schema.Gap)]
         if len(items) != len(elements) or any(
             not isinstance(item, otio.schema.Clip | otio.schema.Stack)
-            or item.name != (element.get("name") or item.name)
+            or item.name not in _names_of(element, item.name, resources)
             for item, (element, _, _) in zip(items, elements, strict=False)
         ):
             log.info("%s: lane %s does not match the document one to one; kept", file, track.name)
@@ -297,6 +308,17 @@ def _exact_lanes(
             track.extend(rebuilt)
             for compound, element in compounds:
                 _exact_compound(compound, element, file, resources, depth)
+
+
+def _names_of(element: Element, fallback: str, resources: dict[str | None, Element]) -> set[str]:
+    """The names the adapter may have given an element's item: its own; for a ref-clip (a
+    stack named after its compound clip) the compound clip's too."""
+    names = {element.get("name") or fallback}
+    if element.tag == "ref-clip":
+        media = resources.get(element.get("ref"))
+        if media is not None:
+            names.add(media.get("name") or "")
+    return names
 
 
 def _exact_compound(

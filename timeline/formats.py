@@ -35,7 +35,8 @@ from timeline.errors import (
 )
 from timeline.json_guard import check_otio_json
 from timeline.metadata import lookup
-from timeline.output_rules import file_mode
+from timeline.output_rules import ALIASES as _ALIASES
+from timeline.output_rules import EDL_RESULT_NOTE, SUFFIXES, file_mode
 from timeline.selection import normalize_negative_track_starts, select_timeline
 from timeline.sniffing import sniff_format
 from timeline.timebase import NAMESPACE, timebase_of
@@ -52,35 +53,10 @@ ADAPTERS = {
     "aaf": "AAF",
     "edl": "cmx_3600",
 }
-SUFFIXES = {
-    ".otio": "otio",
-    ".otioz": "otioz",
-    ".otiod": "otiod",
-    ".xml": "fcp_xml",
-    ".fcpxml": "fcpxml",
-    ".fcpxmld": "fcpxml",
-    ".aaf": "aaf",
-    ".edl": "edl",
-}
-_ALIASES = {
-    "otio_json": "otio",
-    "json": "otio",
-    "xml": "fcp_xml",
-    "fcp7": "fcp_xml",
-    "fcp7xml": "fcp_xml",
-    "xmeml": "fcp_xml",
-    "fcpx": "fcpxml",
-    "fcpx_xml": "fcpxml",
-    "cmx_3600": "edl",
-    "cmx3600": "edl",
-}
 _WRITABLE = ("otio", "otioz", "otiod", "fcp_xml", "fcpxml", "aaf")
 _TEXT_FORMATS = ("otio", "fcp_xml", "fcpxml", "edl")
 _AS_BYTES = ("otio", "otioz", "fcp_xml", "fcpxml", "aaf")
 MAX_TIMELINE_BYTES = 512 * 1024 * 1024
-EDL_RESULT_NOTE = (
-    "an EDL cannot carry the added audio tracks, so the result is OpenTimelineIO (.otio)"
-)
 
 
 @dataclass(frozen=True)

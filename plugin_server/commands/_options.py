@@ -113,6 +113,53 @@ def add_media_arguments(parser: argparse.ArgumentParser, *, root_help: str) -> N
     )
 
 
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to generate (prompt, tracks, handles) and how the audio files are written; shared
+    by `generate` and `watch`."""
+    prompts = parser.add_argument_group("what to generate")
+    prompts.add_argument("--prompt", default="", help="prompt for every clip")
+    prompts.add_argument("--negative-prompt", default="", help="what to avoid")
+    prompts.add_argument(
+        "--track", action="append", default=[], help="video track to spot: V1, 1 or a name"
+    )
+    prompts.add_argument("--handles", type=int, default=0, help="extra frames of audio each side")
+    audio = parser.add_argument_group("audio files")
+    audio.add_argument("--container", choices=("wav", "flac"), default="wav")
+    audio.add_argument("--sample-format", choices=("pcm24", "float32"), default="pcm24")
+    audio.add_argument("--channels", type=int, choices=(1, 2), default=1)
+    audio.add_argument("--loudness", type=float, metavar="LUFS", help="normalise to this loudness")
+
+
+def generation_request(
+    args: argparse.Namespace,
+    choice: EngineChoice,
+    *,
+    use_cache: bool,
+    result_format: str | None = None,
+) -> Any:
+    """The pipeline's GenerationRequest from the options add_generation_arguments added."""
+    from plugin_server.pipeline.request import AudioSpec, GenerationRequest
+
+    return GenerationRequest(
+        engine=choice.engine,
+        preset=choice.preset,
+        parameters=choice.parameters,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seed=choice.seed,
+        tracks=tuple(args.track),
+        handles_frames=args.handles,
+        audio=AudioSpec(
+            container=args.container,
+            sample_format=args.sample_format,
+            channels=args.channels,
+            loudness_target_lufs=args.loudness,
+        ),
+        result_format=result_format,
+        use_cache=use_cache,
+    )
+
+
 def engine_choice(args: argparse.Namespace) -> EngineChoice:
     """Validate the engine options of `args`; raises OptionError."""
     from plugin_server.presets import PresetError, is_auto, load_preset

@@ -17,8 +17,10 @@ from pathlib import Path
 from plugin_server.commands._options import (
     OptionError,
     add_engine_arguments,
+    add_generation_arguments,
     add_media_arguments,
     engine_choice,
+    generation_request,
     media_maps,
     media_roots,
 )
@@ -39,18 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_arguments(parser, default_preset="default")
     add_media_arguments(parser, root_help="folder searched for media by base name (repeatable)")
     add_executor_arguments(parser)
-    prompts = parser.add_argument_group("what to generate")
-    prompts.add_argument("--prompt", default="", help="prompt for every clip")
-    prompts.add_argument("--negative-prompt", default="", help="what to avoid")
-    prompts.add_argument(
-        "--track", action="append", default=[], help="video track to spot: V1, 1 or a name"
-    )
-    prompts.add_argument("--handles", type=int, default=0, help="extra frames of audio each side")
-    audio = parser.add_argument_group("audio files")
-    audio.add_argument("--container", choices=("wav", "flac"), default="wav")
-    audio.add_argument("--sample-format", choices=("pcm24", "float32"), default="pcm24")
-    audio.add_argument("--channels", type=int, choices=(1, 2), default=1)
-    audio.add_argument("--loudness", type=float, metavar="LUFS", help="normalise to this loudness")
+    add_generation_arguments(parser)
     cache = parser.add_argument_group("cache")
     cache.add_argument("--cache-dir", type=Path, help="result cache folder (default: none)")
     cache.add_argument("--workers", type=int, help="CPU workers (GPUs get one each)")
@@ -72,7 +63,6 @@ def _run(args: argparse.Namespace) -> int:
     from plugin_server.pipeline.devices import DeviceUnavailable
     from plugin_server.pipeline.errors import PipelineError
     from plugin_server.pipeline.local import LocalRun
-    from plugin_server.pipeline.request import AudioSpec, GenerationRequest
     from plugin_server.planning.fallback import with_oom_fallback
     from plugin_server.presets import PresetError
     from timeline.errors import TimelineError
@@ -83,23 +73,8 @@ def _run(args: argparse.Namespace) -> int:
     output = args.output.resolve()
     audio_dir = (args.audio_dir or output.parent / f"{output.stem}_audio").resolve()
     try:
-        request = GenerationRequest(
-            engine=choice.engine,
-            preset=choice.preset,
-            parameters=choice.parameters,
-            prompt=args.prompt,
-            negative_prompt=args.negative_prompt,
-            seed=choice.seed,
-            tracks=tuple(args.track),
-            handles_frames=args.handles,
-            audio=AudioSpec(
-                container=args.container,
-                sample_format=args.sample_format,
-                channels=args.channels,
-                loudness_target_lufs=args.loudness,
-            ),
-            result_format=args.result_format,
-            use_cache=args.cache_dir is not None,
+        request = generation_request(
+            args, choice, use_cache=args.cache_dir is not None, result_format=args.result_format
         )
         local = LocalRun(
             engine_config=EngineConfig(

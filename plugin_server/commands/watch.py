@@ -24,8 +24,10 @@ from typing import Any
 from plugin_server.commands._options import (
     OptionError,
     add_engine_arguments,
+    add_generation_arguments,
     add_media_arguments,
     engine_choice,
+    generation_request,
     media_maps,
     media_roots,
 )
@@ -78,18 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "a folder on the server)",
     )
     add_executor_arguments(parser)
-    prompts = parser.add_argument_group("what to generate")
-    prompts.add_argument("--prompt", default="", help="prompt for every clip")
-    prompts.add_argument("--negative-prompt", default="", help="what to avoid")
-    prompts.add_argument(
-        "--track", action="append", default=[], help="video track to spot: V1, 1 or a name"
-    )
-    prompts.add_argument("--handles", type=int, default=0, help="extra frames of audio each side")
-    audio = parser.add_argument_group("audio files")
-    audio.add_argument("--container", choices=("wav", "flac"), default="wav")
-    audio.add_argument("--sample-format", choices=("pcm24", "float32"), default="pcm24")
-    audio.add_argument("--channels", type=int, choices=(1, 2), default=1)
-    audio.add_argument("--loudness", type=float, metavar="LUFS", help="normalise to this loudness")
+    add_generation_arguments(parser)
     cache = parser.add_argument_group("cache (in-process)")
     cache.add_argument(
         "--cache-dir", type=Path, help="result cache folder (default: OUT_DIR/.foley-cache)"
@@ -208,7 +199,7 @@ class _RunnerContext:
         if not args.no_cache:
             cache_dir = (args.cache_dir or self.settings.output_dir / ".foley-cache").resolve()
         try:
-            request = _request(args, choice)
+            request = generation_request(args, choice, use_cache=not args.no_cache)
             local = LocalRun(
                 engine_config=EngineConfig(
                     weights_dir=choice.weights_dir,
@@ -265,37 +256,9 @@ class _RunnerContext:
         return RemoteRunner(client, _options(args, choice))
 
 
-def _request(args: argparse.Namespace, choice: Any):  # type: ignore[no-untyped-def]
-    from plugin_server.pipeline.request import AudioSpec, GenerationRequest
-
-    return GenerationRequest(
-        engine=choice.engine,
-        preset=choice.preset,
-        parameters=choice.parameters,
-        prompt=args.prompt,
-        negative_prompt=args.negative_prompt,
-        seed=choice.seed,
-        tracks=tuple(args.track),
-        handles_frames=args.handles,
-        audio=AudioSpec(
-            container=args.container,
-            sample_format=args.sample_format,
-            channels=args.channels,
-            loudness_target_lufs=args.loudness,
-        ),
-        use_cache=not args.no_cache,
-    )
-
-
 def _options(args: argparse.Namespace, choice: Any):  # type: ignore[no-untyped-def]
     from plugin_server.client import GenerateOptions
 
-    maps = []
-    for text in args.media_map:
-        old, separator, new = text.partition("=")
-        if not separator or not old or not new:
-            raise OptionError(f"--media-map {text!r} is not OLD=NEW")
-        maps.append((old, new))
     return GenerateOptions(
         engine=choice.engine,
         preset=choice.preset,
@@ -310,7 +273,7 @@ def _options(args: argparse.Namespace, choice: Any):  # type: ignore[no-untyped-
         channels=args.channels,
         loudness_target_lufs=args.loudness,
         media_search_dirs=tuple(str(root) for root in args.media_root),
-        media_maps=tuple(maps),
+        media_maps=media_maps(args),
         skip_cache=args.no_cache,
     )
 

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from timeline.errors import UnsupportedFormat
 from timeline.formats import result_format
-
-OTIOD_NOTE = "an .otiod bundle is a folder and cannot be sent back, so the result is .otio"
-
-EXTENSIONS = {
-    "otio": ".otio",
-    "otioz": ".otioz",
-    "otiod": ".otiod",
-    "fcp_xml": ".xml",
-    "fcpxml": ".fcpxml",
-    "aaf": ".aaf",
-    "edl": ".edl",
-}
+from timeline.output_rules import EXTENSIONS
+from timeline.output_rules import OTIOD_RESULT_NOTE as OTIOD_NOTE
 
 
 def result_format_for(input_format: str, requested: str | None) -> tuple[str, tuple[str, ...]]:

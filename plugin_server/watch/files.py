@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from timeline.formats import SUFFIXES
+from timeline.output_rules import SUFFIXES
 
 DONE_SUFFIX = ".done"
 BUNDLE_SUFFIXES = (".fcpxmld", ".otiod")

@@ -12,7 +12,6 @@ positions (every random draw comes from a stream seeded by seed, clip id and pur
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import replace
@@ -45,6 +44,7 @@ from plugin_server.engines.library.placement import (
 from plugin_server.engines.library.ranking import AudioTextRanker
 from plugin_server.engines.library.records import LibraryEngineInfo, LibraryFile
 from plugin_server.engines.procedural.dsp import soft_limit
+from plugin_server.engines.procedural.engine import validate_clip_request
 from plugin_server.engines.procedural.synthesis import stream_for
 from plugin_server.engines.registry import EngineConfig
 
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 
 ENGINE_NAME = "library"
 MODEL_NAME = "library-fts5-1"
-MAX_DURATION_S = 4 * 3600.0
-SAMPLE_RATE_RANGE = (8_000, 192_000)
 # How much of a file is ever read: a one-shot longer than this is cut, a bed loops within it.
 _MAX_ONE_SHOT_S = 30.0
 _MAX_BED_S = 120.0
@@ -144,7 +142,7 @@ class LibraryEngine:
     ) -> ClipAudio:
         """The clip's audio from library files; see the module docstring. Raises
         EngineUnavailable without a library, EngineError for a bad request, Cancelled."""
-        _validate(request)
+        validate_clip_request(request)
         if self._index is None:
             raise EngineUnavailable(f"clip {request.clip_id!r}: {self._reason}")
         notify = progress or _no_progress
@@ -399,27 +397,3 @@ def _notes(
 
 def _no_progress(stage: str, percent: float) -> None:
     del stage, percent
-
-
-def _validate(request: ClipRequest) -> None:
-    clip = f"clip {request.clip_id!r}"
-    duration = request.duration_s
-    if isinstance(duration, bool) or not isinstance(duration, int | float):
-        raise EngineError(f"{clip}: duration_s must be a number of seconds, got {duration!r}")
-    if not math.isfinite(duration) or duration <= 0 or duration > MAX_DURATION_S:
-        raise EngineError(
-            f"{clip}: duration_s must be a positive number of seconds up to {MAX_DURATION_S:.0f}, "
-            f"got {duration}"
-        )
-    rate = request.sample_rate
-    low, high = SAMPLE_RATE_RANGE
-    if isinstance(rate, bool) or not isinstance(rate, int) or not low <= rate <= high:
-        raise EngineError(
-            f"{clip}: sample_rate must be a whole number of Hz in {low}..{high}, got {rate!r}"
-        )
-    if request.num_samples < 1:
-        raise EngineError(f"{clip}: duration_s={duration} s is shorter than one sample")
-    if not isinstance(request.prompt, str) or not isinstance(request.negative_prompt, str):
-        raise EngineError(f"{clip}: prompt and negative_prompt must be text")
-    if isinstance(request.seed, bool) or not isinstance(request.seed, int):
-        raise EngineError(f"{clip}: seed must be a whole number, got {request.seed!r}")

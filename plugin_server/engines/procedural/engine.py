@@ -95,7 +95,7 @@ class ProceduralEngine:
     ) -> ClipAudio:
         """Generate the clip's audio; see the module docstring. Raises EngineError for a bad
         request, Cancelled between stages (and between frames) once `cancel` is set."""
-        _validate(request)
+        validate_clip_request(request)
         notify = progress or _no_progress
         stage = ["analysis"]
 
@@ -196,7 +196,8 @@ def _no_progress(stage: str, percent: float) -> None:
     del stage, percent
 
 
-def _validate(request: ClipRequest) -> None:
+def validate_clip_request(request: ClipRequest) -> None:
+    """Refuse a request no picture-driven engine can serve, naming the clip and the field."""
     clip = f"clip {request.clip_id!r}"
     duration = request.duration_s
     if isinstance(duration, bool) or not isinstance(duration, int | float):

@@ -16,6 +16,9 @@ estimate is fooled by static edges right at the contact point, the centroid one 
 sharing a window, and they are rarely fooled together. A sudden loss of energy catches plain
 stops. Each measure is taken both in a window and in its 3x3 neighbourhood, and the smaller is
 kept, so an object merely crossing from one window into the next never looks like a stop.
+Momentum is also compared over a longer base (pair j - 2 against pair j + 1), the smaller
+kept: a contact changes the motion for good, one noisy pair in a steady swing does not. When
+nearly every window moves (a pan), what they all share is the camera's and is taken off.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ _MOMENTUM_FLOOR = 4e-4
 _CENTROID_SPEED_FLOOR = 0.3  # pixels per frame: slower centroid motion is jitter
 _APPROACH_KEPT = 0.9  # motion into a contact keeps at least this share of its earlier speed
 _APPROACH_PAIRS = 5  # over the pairs before the one arriving
+# A window moves with the picture when its motion is at least this share of the busiest one's.
+_COMMON_SHARE = 0.2
+_COMMON_MOVING = 0.75  # share of the windows that must move with it
 _CLIP_LOW, _CLIP_HIGH = 4.0 / 255.0, 251.0 / 255.0  # grey levels at the ends of the range
 
 
@@ -233,10 +239,13 @@ def _window_scores(
     shape = (pairs + 1, *energy.shape[1:])
 
     # Momentum: the fraction (0..2) of pair j-1's momentum lost or turned back in pair j.
-    before_x, before_y = momentum_x[:-1], momentum_y[:-1]
-    before = np.hypot(before_x, before_y)
-    along = (momentum_x[1:] * before_x + momentum_y[1:] * before_y) / (before + 1e-12)
-    momentum_turn = np.clip((before - along) / (before + _MOMENTUM_FLOOR), 0.0, 2.0)
+    momentum_turn = _turn(momentum_x[:-1], momentum_y[:-1], momentum_x[1:], momentum_y[1:])
+    # The same over a longer base, pair j - 2 against pair j + 1: a contact changes the motion
+    # for good, one noisy pair in a steady swing does not.
+    momentum_turn[1:-1] = np.minimum(
+        momentum_turn[1:-1],
+        _turn(momentum_x[:-3], momentum_y[:-3], momentum_x[3:], momentum_y[3:]),
+    )
 
     # Centroid: its velocity on frame j is the step between the pairs ending and starting on j;
     # compare the velocities on frames j - 1 and j + 1, which straddle the event symmetrically.
@@ -259,7 +268,35 @@ def _window_scores(
     reversal = np.sqrt(turn_m * turn_c) * energy_before
     drop = np.zeros(shape)
     drop[1:pairs] = np.maximum(energy[:-1] - energy[1:], 0.0)
-    return reversal, drop
+    return _beyond_common(reversal, energy_before), _beyond_common(drop, energy_before)
+
+
+def _turn(
+    before_x: np.ndarray, before_y: np.ndarray, after_x: np.ndarray, after_y: np.ndarray
+) -> np.ndarray:
+    """The fraction (0..2) of the momentum `before` lost or turned back `after`."""
+    before = np.hypot(before_x, before_y)
+    along = (after_x * before_x + after_y * before_y) / (before + 1e-12)
+    return np.clip((before - along) / (before + _MOMENTUM_FLOOR), 0.0, 2.0)
+
+
+def _beyond_common(score: np.ndarray, energy_before: np.ndarray) -> np.ndarray:
+    """`score` [F, rows, cols] less what the whole picture shares: per frame, the median over
+    windows of the score as a fraction of the window's motion, times that motion.
+
+    When the camera moves, every window moves, and the picture's sampling makes all of them
+    speed up and slow down a little together (a sub-pixel pan's steps alias on the pixel grid):
+    nothing stops there. A window that stops or turns back against that shared motion still
+    scores. With a still camera most windows are still and the median is zero."""
+    peak = energy_before.reshape(len(energy_before), -1).max(axis=1)
+    moving = energy_before > np.maximum(_COMMON_SHARE * peak, _ENERGY_FLOOR)[:, None, None]
+    fraction = np.where(moving, score / np.maximum(energy_before, _ENERGY_FLOOR), 0.0)
+    common = np.median(fraction.reshape(len(fraction), -1), axis=1)
+    # Only when nearly the whole picture moves: a big object close to the lens that stops is
+    # still heard unless it fills the frame (then it is the camera's motion as far as a
+    # picture can tell).
+    common[moving.reshape(len(moving), -1).mean(axis=1) < _COMMON_MOVING] = 0.0
+    return np.maximum(score - common[:, None, None] * energy_before, 0.0)
 
 
 class _ToneMap:

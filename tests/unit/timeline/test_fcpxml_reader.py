@@ -8,6 +8,7 @@ be identical, so everything built on the model (document facts, spotting) is unc
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
@@ -17,6 +18,8 @@ from timeline.errors import MalformedTimeline
 from timeline.fcpxml_reader import read_fcpxml
 from timeline.formats import read_timeline
 from timeline.native_xml import parse_document
+from timeline.records import MediaMap
+from timeline.spotting import spot_clips
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "timelines"
 SAMPLES = sorted([*DATA.glob("*.fcpxml"), *(DATA / "native").glob("*.fcpxml")])
@@ -61,7 +64,7 @@ def _document(clips: int, *, frame: str = "1001/24000s") -> bytes:
             spine.append(f'<gap name="Gap" offset="{offset}/24000s" duration="{duration}/24000s"/>')
         elif index % 11 == 5:
             spine.append(
-                f'<ref-clip ref="c1" name="compound one" offset="{offset}/24000s" '
+                f'<ref-clip ref="c1" name="compound {index}" offset="{offset}/24000s" '
                 f'duration="{duration}/24000s"/>'
             )
         else:
@@ -145,6 +148,11 @@ def test_read_timeline_uses_the_document_facts_on_the_native_model(tmp_path: Pat
     primary = loaded.timeline.tracks[1]
     assert primary[0].name == "shot 0"
     assert primary[0].source_range.duration.value == 24
+    # Renamed ref-clips (stacks named after their compound clip) are matched too, and the
+    # compound's own clips are exact: 48048/24000 s is 48 frames, not the adapter's 46.
+    compound = next(item for item in primary if isinstance(item, otio.schema.Stack))
+    inner = [clip.source_range.duration.value for clip in compound.find_clips()]
+    assert inner == [48, 48]
 
 
 @pytest.mark.parametrize(
@@ -179,3 +187,15 @@ def test_broken_documents_are_malformed_timelines(broken: bytes, detail: str) ->
         read_fcpxml(root, file="broken.fcpxml")
     assert detail in str(raised.value)
     assert "broken.fcpxml" in str(raised.value)
+
+
+def test_media_ranges_are_exact_at_the_assets_own_rate() -> None:
+    """A 23.976 asset used in a 29.97 project: the adapter counted its range at 23 fps, so two
+    seconds of media read as 46 frames; the document's exact times give 48 at 23.976."""
+    loaded = read_timeline(
+        DATA / "native" / "fcpxml_features.fcpxml", timeline_name="second 2997 DF"
+    )
+    spotted = spot_clips(loaded.timeline, MediaMap())
+    clip = next(clip for clip in spotted if clip.name == "df clip")
+    assert clip.media_rate == Fraction(24000, 1001)
+    assert (clip.record_duration_frames, clip.media_duration_frames) == (60, 48.0)
