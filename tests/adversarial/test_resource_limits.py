@@ -211,7 +211,9 @@ def test_cancelled_and_expired_jobs_are_counted_and_logged(
         held = stub.GenerateFoley(_long_request(media_root))
         assert next(held).WhichOneof("event") == "accepted"
         held.cancel()
-        expiring = stub.GenerateFoley(_long_request(media_root), timeout=1.5)
+        # 400 clips take several seconds even on a quiet machine (about 30 ms each), so the
+        # 1.5 s deadline always passes first.
+        expiring = stub.GenerateFoley(_long_request(media_root, clips=400), timeout=1.5)
         with pytest.raises(grpc.RpcError) as expired:
             for _ in expiring:
                 pass
