@@ -210,7 +210,8 @@ def test_binary_protobuf_over_connect_unary(http_server: FoleyServer) -> None:
 
 
 def test_connect_deadline_stops_the_job(http_server: FoleyServer) -> None:
-    data = many_clip_timeline("file:///any/where/long.mov", 60, clip_frames=48)
+    # 200 two-second clips take far longer than the 1.5 s deadline, even on a quiet machine.
+    data = many_clip_timeline("file:///any/where/long.mov", 200, clip_frames=48)
     stream = OpenStream(
         http_server.http_url,
         "GenerateFoley",
