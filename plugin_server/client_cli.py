@@ -35,6 +35,7 @@ from plugin_server.progress import ProgressDisplay
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from timeline.errors import TimelineError
 from timeline.output_rules import OutputPlan, plan_output
+from timeline.relink import parse_prefix_map
 
 SERVER_ENV = "FOLEY_SERVER"
 TOKEN_ENV = "FOLEY_AUTH_TOKEN"
@@ -191,12 +192,10 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         parameters["diffusion_timesteps"] = args.steps
     if args.guidance is not None:
         parameters["guidance_scale"] = args.guidance
-    maps = []
-    for text in args.media_map:
-        old, separator, new = text.partition("=")
-        if not separator or not old or not new:
-            raise UsageError(f"--media-map {text!r} is not OLD=NEW")
-        maps.append((old, new))
+    try:
+        maps = [parse_prefix_map(text) for text in args.media_map]
+    except TimelineError as error:
+        raise UsageError(f"--media-map: {error}") from error
     return GenerateOptions(
         engine=args.engine,
         preset=args.preset,

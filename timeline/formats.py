@@ -145,7 +145,7 @@ def read_timeline(
         elif not path.is_file():
             raise TimelineError("no such timeline file", file=name)
         if chosen != "otiod":
-            data = _read_bytes(path, name)
+            data = read_timeline_bytes(path, name)
     if data is not None and not data.strip():
         raise EmptyTimeline("the file is empty", file=name)
     if chosen is None:
@@ -215,7 +215,8 @@ def _directory_format(path: Path, chosen: str | None, name: str) -> tuple[str, P
     )
 
 
-def _read_bytes(path: Path, name: str) -> bytes:
+def read_timeline_bytes(path: Path, name: str) -> bytes:
+    """A timeline file's bytes; refused unread when it is far larger than any timeline."""
     try:
         size = path.stat().st_size
         if size > MAX_TIMELINE_BYTES:
@@ -243,7 +244,7 @@ def _parse(
     try:
         if chosen == "otiod":
             assert path is not None
-            content = _decode(_read_bytes(path / bundles.CONTENT_NAME, name), chosen, name)
+            content = _decode(read_timeline_bytes(path / bundles.CONTENT_NAME, name), chosen, name)
             check_otio_json(content, file=name)
             return otio.adapters.read_from_string(content, adapter_name="otio_json")
         assert data is not None

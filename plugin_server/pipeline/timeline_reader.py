@@ -26,11 +26,11 @@ import opentimelineio as otio
 from timeline import bundles, errors
 from timeline.errors import MalformedTimeline, TimelineError
 from timeline.formats import (
-    MAX_TIMELINE_BYTES,
     SUFFIXES,
     LoadedTimeline,
     normalize_format,
     read_timeline,
+    read_timeline_bytes,
 )
 from timeline.sniffing import sniff_format
 
@@ -85,7 +85,7 @@ def read_untrusted_timeline(
     try:
         if limits is not None and not (isinstance(source, Path) and source.is_dir()):
             # Read once, size-checked, and hand the bytes on: a path is not read again.
-            data = _bytes_of(source, name)
+            data = source if isinstance(source, bytes) else read_timeline_bytes(source, name)
             chosen = _format_of(data, source, format, name)
             if chosen == "otioz":
                 bundles.check_content_size(data, limits.max_content_bytes, file=name)
@@ -114,22 +114,6 @@ def _format_of(data: bytes, source: bytes | Path, format: str | None, name: str)
     if sniffed is None and isinstance(source, Path):
         return SUFFIXES.get(source.suffix.lower())
     return sniffed
-
-
-def _bytes_of(source: bytes | Path, name: str) -> bytes:
-    if isinstance(source, bytes):
-        return source
-    try:
-        size = source.stat().st_size
-        if size > MAX_TIMELINE_BYTES:
-            raise MalformedTimeline(
-                f"{size} bytes is far larger than any timeline; is this a media file?", file=name
-            )
-        return source.read_bytes()
-    except OSError as error:
-        raise TimelineError(
-            f"cannot read the file: {error.strerror or error}", file=name
-        ) from error
 
 
 def _read_in_child(

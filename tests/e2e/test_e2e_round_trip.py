@@ -16,6 +16,7 @@ from e2e_support import ROUND_TRIP_TIMELINES, TIMELINES, partial_files, read_wav
 from plugin_server.client import FoleyClient, GenerateOptions
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from timeline.formats import read_timeline
+from timeline.native import check_fidelity
 from timeline.records import ClipStatus, MediaMap
 from timeline.relink import url_to_path
 from timeline.spotting import spot_clips
@@ -57,6 +58,12 @@ def test_sample_timeline_round_trips(
     assert result.timeline_path == output
     loaded = read_timeline(output)
     assert loaded.format == ("otio" if source.suffix == ".edl" else read_timeline(source).format)
+    if loaded.format in ("fcp_xml", "fcpxml", "aaf"):
+        # In the editor's own format, not only through OTIO: every element (AAF: every mob and
+        # property) of the input is in the result unchanged, and the only additions are Foley.
+        fidelity = check_fidelity(source.read_bytes(), output.read_bytes(), loaded.format)
+        assert fidelity.problems == ()
+        assert fidelity.added, "the result added no Foley to the editor's document"
     placed = _foley_clips(loaded.timeline, tmp_path / "client" / "result_audio")
     assert len(placed) == len(expected)
     by_file = {Path(url_to_path(clip.media_reference.target_url)).name: clip for clip in placed}
