@@ -97,6 +97,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, default_preset: str
         help="a sound-effects library folder, under a --media-root, for the library engine "
         "(repeatable)",
     )
+    group.add_argument(
+        "--library-clap",
+        type=Path,
+        metavar="DIR",
+        help="rank library files by CLAP text-to-audio similarity with this two-tower CLAP "
+        "folder (e.g. laion/larger_clap_general), or a hunyuan weights folder holding one in "
+        "clap/",
+    )
 
 
 def add_media_arguments(parser: argparse.ArgumentParser, *, root_help: str) -> None:
@@ -194,6 +202,8 @@ def engine_choice(args: argparse.Namespace) -> EngineChoice:
         engine_options["lora_dir"] = args.lora_dir.resolve()
     if args.library:
         engine_options.update(_library_options(args))
+    elif getattr(args, "library_clap", None) is not None:
+        raise OptionError("--library-clap ranks library files: it needs --library DIR")
     if args.weights is not None and not args.weights.is_dir():
         raise OptionError(f"--weights {args.weights} is not a directory")
     preset = args.preset
@@ -226,6 +236,13 @@ def _library_options(args: argparse.Namespace) -> dict[str, Any]:
             )
         folders.append(resolved)
     options: dict[str, Any] = {"library_dirs": tuple(folders)}
+    if getattr(args, "library_clap", None) is not None:
+        from plugin_server.engines.library.clap import ClapFolderError, clap_folder
+
+        try:
+            options["library_clap"] = clap_folder(args.library_clap)
+        except ClapFolderError as error:
+            raise OptionError(f"--library-clap: {error}") from error
     work_dir = getattr(args, "work_dir", None) or getattr(args, "cache_dir", None)
     if work_dir is not None:
         options["library_index"] = work_dir.resolve() / "library" / "index.sqlite"

@@ -23,7 +23,7 @@ from plugin_server.pipeline.engine_set import EngineFactory
 from plugin_server.planning.fallback import with_oom_fallback
 from plugin_server.proto_gen.foley.v1 import foley_pb2, foley_pb2_grpc
 from plugin_server.server.config import ServerConfig
-from plugin_server.server.rpc_limit import SPARE_THREADS, ConcurrencyLimit
+from plugin_server.server.rpc_limit import SPARE_THREADS, ConcurrencyLimit, RpcSlots
 from plugin_server.server.security.auth import BearerTokenInterceptor
 from plugin_server.server.security.tls import server_credentials
 from plugin_server.server.service import FoleyService
@@ -58,7 +58,7 @@ class FoleyServer:
         if config.http_port is not None:
             from plugin_server.server.http.transport import HttpTransport
 
-            self.http = HttpTransport(config, self.service)
+            self.http = HttpTransport(config, self.service, self.rpc_slots)
 
     def _build_grpc_server(self) -> grpc.Server:
         config = self.config
@@ -66,12 +66,13 @@ class FoleyServer:
             [BearerTokenInterceptor(config.auth_token)] if config.auth_token else []
         )
         # Our limit, not gRPC's maximum_concurrent_rpcs: refusals carry a retry hint and are
-        # counted (rpc_limit.py).
-        self.rpc_limit = ConcurrencyLimit(
+        # counted (rpc_limit.py). One count for both ports: the HTTP port takes the same slots.
+        self.rpc_slots = RpcSlots(
             config.rpc_limit,
             retry_after_s=self.service.jobs.retry_after_s,
             on_refused=lambda: self.service.metrics.jobs.labels("rejected").inc(),
         )
+        self.rpc_limit = ConcurrencyLimit(self.rpc_slots)
         interceptors.append(self.rpc_limit)
         server = grpc.server(
             # Each open stream holds a thread; spare threads answer refusals and health checks.

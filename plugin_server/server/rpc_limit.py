@@ -1,19 +1,24 @@
-"""The server's limit on concurrent RPCs, enforced by us rather than by gRPC.
+"""The server's limit on concurrent RPCs, enforced by us rather than by gRPC, on both ports.
 
 gRPC's own `maximum_concurrent_rpcs` refuses with a bare RESOURCE_EXHAUSTED ("Concurrent RPC
-limit exceeded!"): no retry hint, and nothing the metrics can count. This interceptor holds the
-limit instead (gRPC's is left unset) and refuses like every other busy answer of this server:
-RESOURCE_EXHAUSTED with trailing `retry-after-ms`, counted as a rejected job. It counts RPCs
-while their handler runs; the server's thread pool has spare threads beyond the limit so that
-refusals are answered at once instead of queuing behind running jobs. Health checks and
-reflection are exempt, so probes see a busy server as alive.
+limit exceeded!"): no retry hint, and nothing the metrics can count; uvicorn's
+`limit_concurrency` answers a bare 503. `RpcSlots` holds the limit instead: one count of the
+RPCs running, shared by native gRPC (the `ConcurrencyLimit` interceptor here) and the HTTP port
+(Connect and gRPC-Web, `plugin_server.server.http.interceptors.RpcLimitCheck`), so the server
+runs at most `rpc_limit` calls whichever way they came. Beyond it every transport refuses like
+every other busy answer of this server: RESOURCE_EXHAUSTED with `retry-after-ms`, counted as a
+rejected job. Calls are counted while their handler runs; the server's thread pools have spare
+threads beyond the limit so that refusals are answered at once instead of queuing behind
+running jobs. Health checks and reflection are exempt, so probes see a busy server as alive.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -27,9 +32,27 @@ EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 SPARE_THREADS = 16
 
 
-class ConcurrencyLimit(grpc.ServerInterceptor):
-    """Refuse RPCs beyond `limit` running at once. `retry_after_s` gives the hint; `on_refused`
-    counts the refusal."""
+@dataclass(frozen=True)
+class Refusal:
+    """What a call beyond the limit is told: the message and when to try again."""
+
+    message: str
+    retry_after_s: float
+
+    @property
+    def retry_after_ms(self) -> str:
+        """The `retry-after-ms` metadata value (at least 1)."""
+        return str(max(1, round(self.retry_after_s * 1000)))
+
+    @property
+    def retry_after_header(self) -> str:
+        """The HTTP `Retry-After` value: whole seconds, rounded up (at least 1)."""
+        return str(max(1, math.ceil(self.retry_after_s)))
+
+
+class RpcSlots:
+    """At most `limit` calls at once across every transport. `retry_after_s` gives the hint;
+    `on_refused` counts a refusal. Thread-safe; `take` never blocks."""
 
     def __init__(
         self,
@@ -47,6 +70,41 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
     def running(self) -> int:
         with self._lock:
             return self._running
+
+    def take(self, method: str) -> Refusal | None:
+        """Take a slot for `method` (None), or count and return the refusal; a taken slot
+        must be given back with release()."""
+        with self._lock:
+            if self._running < self.limit:
+                self._running += 1
+                return None
+        retry_s = self._retry_after_s()
+        self._on_refused()
+        log.info("%s refused: %d calls running, the server's limit", method, self.limit)
+        return Refusal(
+            f"the server is busy with {self.limit} requests (its limit); "
+            f"retry in about {retry_s:.1f} s",
+            retry_s,
+        )
+
+    def release(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+
+class ConcurrencyLimit(grpc.ServerInterceptor):
+    """Native gRPC's side of the shared RpcSlots: refuses RPCs beyond its limit."""
+
+    def __init__(self, slots: RpcSlots) -> None:
+        self.slots = slots
+
+    @property
+    def limit(self) -> int:
+        return self.slots.limit
+
+    @property
+    def running(self) -> int:
+        return self.slots.running
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: grpc.HandlerCallDetails
@@ -92,22 +150,11 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
         return limited
 
     def _enter(self, context: grpc.ServicerContext, method: str) -> None:
-        with self._lock:
-            if self._running < self.limit:
-                self._running += 1
-                return
-        retry_s = self._retry_after_s()
-        self._on_refused()
-        log.info("%s refused: %d RPCs running, the server's limit", method, self.limit)
-        context.set_trailing_metadata(
-            ((RETRY_AFTER_METADATA_KEY, str(max(1, round(retry_s * 1000)))),)
-        )
-        context.abort(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            f"the server is busy with {self.limit} requests (its limit); "
-            f"retry in about {retry_s:.1f} s",
-        )
+        refusal = self.slots.take(method)
+        if refusal is None:
+            return
+        context.set_trailing_metadata(((RETRY_AFTER_METADATA_KEY, refusal.retry_after_ms),))
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal.message)
 
     def _leave(self) -> None:
-        with self._lock:
-            self._running -= 1
+        self.slots.release()

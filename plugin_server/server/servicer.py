@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 _DEADLINE_SLACK_S = 0.25
 
 
-def _server_version() -> str:
+def server_version() -> str:
+    """The installed foley-backend version, as capabilities report it on every transport."""
     try:
         return version("foley-backend")
     except PackageNotFoundError:
@@ -46,18 +47,25 @@ def _statuses(context: grpc.ServicerContext, rpc: str) -> Iterator[None]:
         context.abort(status.code, status.message)
 
 
+def end_cause(remaining_s: float | None) -> str:
+    """Why an RPC that ended before its job did ended: "deadline_exceeded" when its deadline
+    had (about) passed, else "cancelled" (the client cancelled or went away). `remaining_s`:
+    the deadline's time left when it ended, None without a deadline. The HTTP port uses it too,
+    so that both transports count a passed deadline alike."""
+    # The client's own timer usually fires first and cancels the call a few milliseconds
+    # before the server's copy of the deadline passes (measured: 7 ms left), so a call
+    # ending this close to its deadline counts as expired.
+    expired = remaining_s is not None and remaining_s < _DEADLINE_SLACK_S
+    return "deadline_exceeded" if expired else "cancelled"
+
+
 def _cancel_on_end(context: grpc.ServicerContext) -> RpcEnded:
     """An event set when the RPC ends for any reason: done, client cancel, deadline; its
     `cause` tells a passed deadline from a cancel (for the log and metrics)."""
     cancel = RpcEnded()
 
     def ended() -> None:
-        remaining = context.time_remaining()
-        # The client's own timer usually fires first and cancels the call a few milliseconds
-        # before the server's copy of the deadline passes (measured: 7 ms left), so a call
-        # ending this close to its deadline counts as expired.
-        expired = remaining is not None and remaining < _DEADLINE_SLACK_S
-        cancel.cause = "deadline_exceeded" if expired else "cancelled"
+        cancel.cause = end_cause(context.time_remaining())
         cancel.set()
 
     context.add_callback(ended)
@@ -67,7 +75,7 @@ def _cancel_on_end(context: grpc.ServicerContext) -> RpcEnded:
 class FoleyServicer(foley_pb2_grpc.FoleyServiceServicer):
     def __init__(self, service: FoleyService) -> None:
         self._service = service
-        self._version = _server_version()
+        self._version = server_version()
 
     def GenerateFoley(
         self, request: pb.GenerateFoleyRequest, context: grpc.ServicerContext

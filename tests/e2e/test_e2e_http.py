@@ -225,11 +225,42 @@ def test_connect_deadline_stops_the_job(http_server: FoleyServer) -> None:
     assert "accepted" in frames[0][1]
     flags, end = frames[-1]
     assert flags == END_STREAM and end["error"]["code"] == "deadline_exceeded"
+    _assert_stopped_by_its_deadline(http_server, "connect")
+
+
+def test_grpc_web_deadline_is_deadline_exceeded_and_counted(http_server: FoleyServer) -> None:
+    data = many_clip_timeline("file:///any/where/long.mov", 200, clip_frames=48)
+    request = pb.GenerateFoleyRequest(
+        timeline=pb.TimelineSource(data=data, source_name="long.otio")
+    )
+    answer, messages, status = grpc_web_call(
+        http_server.http_url,
+        "GenerateFoley",
+        request.SerializeToString(),
+        headers={"grpc-timeout": "1500m"},  # 1500 milliseconds, gRPC's own notation
+    )
+    assert answer.status == 200
+    assert pb.GenerateFoleyResponse.FromString(messages[0]).WhichOneof("event") == "accepted"
+    assert status["grpc-status"] == "4"  # DEADLINE_EXCEEDED, as over native gRPC
+    _assert_stopped_by_its_deadline(http_server, "grpc-web")
+
+
+def _assert_stopped_by_its_deadline(server: FoleyServer, protocol: str) -> None:
+    """The job was stopped, its worker freed, and it was counted as gRPC counts a passed
+    deadline: foley_jobs_total{outcome="deadline_exceeded"}, not "cancelled"."""
+    registry = server.service.metrics.registry
     deadline = time.monotonic() + 5
-    while http_server.service.jobs.running() and time.monotonic() < deadline:
+    while (
+        server.service.jobs.running()
+        or registry.get_sample_value("foley_jobs_total", {"outcome": "deadline_exceeded"}) is None
+    ) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert http_server.service.jobs.running() == 0
-    assert http_server.service.pool.busy_workers() == 0
+    assert server.service.jobs.running() == 0
+    assert server.service.pool.busy_workers() == 0
+    assert registry.get_sample_value("foley_jobs_total", {"outcome": "deadline_exceeded"}) == 1
+    assert registry.get_sample_value("foley_jobs_total", {"outcome": "cancelled"}) is None
+    labels = {"method": "GenerateFoley", "protocol": protocol, "code": "deadline_exceeded"}
+    assert registry.get_sample_value("foley_http_requests_total", labels) == 1
 
 
 def test_grpc_web_errors_carry_the_status_and_message(http_server: FoleyServer) -> None:

@@ -8,11 +8,14 @@ import datetime
 import hashlib
 import http.client
 import ipaddress
+import json
+import re
 import subprocess
 import time
 from pathlib import Path
 from urllib.parse import quote
 
+import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,7 +36,9 @@ from e2e_http_support import (
 )
 from e2e_support import TIMELINES, many_clip_timeline, read_wav_info
 
+from plugin_server.client import FoleyClient, FoleyClientError
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
+from plugin_server.proto_gen.foley.v1 import foley_pb2_grpc
 from plugin_server.server.config import AUDIO_CHUNK_BYTES, TlsConfig
 
 TOKEN = "s3cret-token-for-http-tests"
@@ -179,6 +184,93 @@ def test_messages_over_the_limit_are_refused(start_server) -> None:  # type: ign
     assert fitting.json()["code"] == "invalid_argument"
 
 
+def _assert_busy_hint(headers: dict[str, str], retry_ms: str) -> None:
+    """Both forms of the busy hint agree: `Retry-After` is the milliseconds in whole seconds."""
+    assert int(retry_ms) >= 1
+    assert int(headers["retry-after"]) == max(1, -(-int(retry_ms) // 1000))
+
+
+@pytest.mark.slow
+def test_the_call_limit_is_shared_with_grpc_and_refuses_with_a_retry_hint(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(http_port=0, max_concurrent_rpcs=1)
+    url = server.http_url
+    held = OpenStream(url, "GenerateFoley", _long_job_request())  # takes the only slot
+    try:
+        assert "accepted" in next(held.frames())[1]
+        unary = connect_unary(url, "GetCapabilities", {})
+        assert unary.status == 429 and unary.json()["code"] == "resource_exhausted"
+        assert "busy with 1 requests" in unary.json()["message"]
+        _assert_busy_hint(unary.headers, unary.headers["trailer-retry-after-ms"])
+
+        answer = post(
+            f"{url}{SERVICE_PATH}/GenerateFoley",
+            connect_stream_body(_simple_cut_request()),
+            "application/connect+json",
+        )
+        stream = parse_connect_stream(answer.status, answer.headers, split_envelopes(answer.body))
+        assert stream.messages == [] and stream.end["error"]["code"] == "resource_exhausted"
+        _assert_busy_hint(answer.headers, stream.end["metadata"]["retry-after-ms"][0])
+
+        for text in (False, True):
+            web, messages, status = grpc_web_call(
+                url, "GetCapabilities", pb.GetCapabilitiesRequest().SerializeToString(), text=text
+            )
+            assert messages == [] and status["grpc-status"] == "8"  # RESOURCE_EXHAUSTED
+            _assert_busy_hint(web.headers, status["retry-after-ms"])
+
+        # What a shell script sees: a plain 429 with the standard header.
+        raw = curl(
+            "--include", "--request", "POST", "--header", "Content-Type: application/json",
+            "--data", "{}", f"{url}{SERVICE_PATH}/GetCapabilities",
+        ).stdout.decode()  # fmt: skip
+        head, _, body = raw.partition("\r\n\r\n")
+        assert head.startswith("HTTP/1.1 429")
+        assert re.search(r"^retry-after: [1-9][0-9]*\r?$", head, re.I | re.M)
+        assert json.loads(body)["code"] == "resource_exhausted"
+
+        # The limit is the server's, not the port's: native gRPC is refused too.
+        with FoleyClient(server.address) as client, pytest.raises(FoleyClientError) as native:
+            client.capabilities(timeout_s=10)
+        assert native.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert native.value.retry_after_s is not None and native.value.retry_after_s > 0
+
+        assert _jobs(server, "rejected") == 6
+        registry = server.service.metrics.registry
+        for method, protocol, count in (
+            ("GetCapabilities", "connect", 2),
+            ("GenerateFoley", "connect", 1),
+            ("GetCapabilities", "grpc-web", 2),
+        ):
+            labels = {"method": method, "protocol": protocol, "code": "resource_exhausted"}
+            assert registry.get_sample_value("foley_http_requests_total", labels) == count
+    finally:
+        held.close()
+    # The held stream's end gives its slot back.
+    assert _wait_until(lambda: server.rpc_slots.running == 0, 10.0)
+    assert connect_unary(url, "GetCapabilities", {}).status == 200
+
+
+@pytest.mark.slow
+def test_a_native_grpc_stream_holds_the_slot_an_http_call_would_take(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(http_port=0, max_concurrent_rpcs=1)
+    data = many_clip_timeline("file:///any/where/long.mov", LONG_JOB_CLIPS, clip_frames=48)
+    channel = grpc.insecure_channel(server.address)
+    held = foley_pb2_grpc.FoleyServiceStub(channel).GenerateFoley(
+        pb.GenerateFoleyRequest(timeline=pb.TimelineSource(data=data, source_name="long.otio"))
+    )
+    try:
+        assert next(held).WhichOneof("event") == "accepted"
+        refused = connect_unary(server.http_url, "GetCapabilities", {})
+        assert refused.status == 429 and refused.json()["code"] == "resource_exhausted"
+        _assert_busy_hint(refused.headers, refused.headers["trailer-retry-after-ms"])
+        assert _jobs(server, "rejected") == 1
+    finally:
+        held.cancel()
+        channel.close()
+    assert _wait_until(lambda: server.rpc_slots.running == 0, 10.0)
+    assert connect_unary(server.http_url, "GetCapabilities", {}).status == 200
+
+
 @pytest.mark.slow
 def test_a_full_server_refuses_with_a_retry_hint_and_cancel_job_frees_it(start_server) -> None:  # type: ignore[no-untyped-def]
     server = start_server(http_port=0, max_jobs=1)
@@ -196,7 +288,7 @@ def test_a_full_server_refuses_with_a_retry_hint_and_cancel_job_frees_it(start_s
         assert busy.messages == []
         assert busy.end["error"]["code"] == "resource_exhausted"
         assert "busy" in busy.end["error"]["message"]
-        assert int(busy.end["metadata"]["retry-after-ms"][0]) >= 1
+        _assert_busy_hint(answer.headers, busy.end["metadata"]["retry-after-ms"][0])
         assert _jobs(server, "rejected") == 1
         cancelled = connect_unary(server.http_url, "CancelJob", {"jobId": job_id})
         assert cancelled.json() == {"found": True}

@@ -4,16 +4,23 @@ bare interpreter that finds the client only through what the installer wrote."""
 
 from __future__ import annotations
 
+import contextlib
+import html
+import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from e2e_support import TIMELINES, read_wav_info
-from resolve_standin import StandInResolve
+from resolve_dialog_render import PAGE_SIZE, page_html, png_size, screenshot
+from resolve_standin import StandInBmd, StandInFusion, StandInResolve, StandInWindow
 
 from plugin_server.client import FoleyClient
+from plugin_server.integrations.resolve import host
 from plugin_server.integrations.resolve.flow import (
     FoleyRequest,
     ResolveScriptError,
@@ -29,6 +36,8 @@ from timeline.formats import read_timeline
 from timeline.relink import url_to_path
 
 pytestmark = pytest.mark.slow
+CHROMIUM = Path(os.environ.get("FOLEY_CHROMIUM", "/usr/bin/chromium"))
+DIALOG_FIELDS = ("prompt", "preset", "engine", "server", "handles", "output", "status")
 
 
 def foley_files(result: Path) -> list[Path]:
@@ -97,6 +106,12 @@ def test_generate_writes_an_otio_result_and_audio_beside_it(
     assert sorted(foley_files(result.timeline_path)) == list(result.audio_files)
     assert all(read_wav_info(path).frames > 0 for path in result.audio_files)
     assert lines[0].startswith("Foley: 4 clips") and len(lines) == 5
+    assert [line.split(" done ")[0] for line in lines[1:]] == [
+        "Foley: [1/4] 25 %",
+        "Foley: [2/4] 50 %",
+        "Foley: [3/4] 75 %",
+        "Foley: [4/4] 100 %",
+    ]
     assert result.message == "Foley for 4 clips (1 from the cache)."
 
 
@@ -176,3 +191,72 @@ def test_the_installed_script_runs_in_a_bare_python_against_a_real_server(
     assert [name for name, _ in calls] == ["Export", "ImportMedia", "ImportTimelineFromFile"]
     assert Path(calls[2][1]) == output / "Reel 1" / "Reel 1 Foley.otio"
     assert len(foley_files(Path(calls[2][1]))) == 4
+
+
+def test_the_dialog_after_a_real_run_renders_from_the_scripts_own_layout(
+    server: FoleyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """host.main, dialog included, through the UIManager stand-in: the editor types a prompt,
+    picks the engine and presses Generate; the run is real. Its windows are then rendered to
+    HTML and screenshotted (FOLEY_RESOLVE_SCREENSHOT=docs/resolve-dialog.png keeps the picture
+    for the docs)."""
+    home = tmp_path / "home"
+    settings = home / ".config" / "foley-backend" / "resolve.json"
+    settings.parent.mkdir(parents=True)
+    output = tmp_path / "Foley"
+    settings.write_text(json.dumps({"server": server.address, "output_folder": str(output)}))
+    monkeypatch.setenv("HOME", str(home))
+
+    def editor(window: StandInWindow) -> str:
+        items = window.GetItems()
+        if window.ID != "FoleyWindow":
+            return "ok"
+        items["prompt"].Text = "footsteps on gravel"
+        items["engine"].CurrentIndex = items["engine"].items.index("procedural")
+        return "generate"
+
+    bmd = StandInBmd(editor)
+    resolve = StandInResolve("Reel 1", TIMELINES / "simple_cut.otio")
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console):
+        status = host.main(resolve, StandInFusion(), bmd)
+    lines = console.getvalue().splitlines()
+    assert status == 0, lines
+
+    dialog, outcome = bmd.shots
+    assert (dialog.window_id, dialog.pressed, outcome.window_id) == (
+        "FoleyWindow",
+        "generate",
+        "FoleyMessage",
+    )
+    fields = {widget.ID: widget for widget in dialog.root.walk() if widget.ID}
+    assert set(DIALOG_FIELDS) <= set(fields)
+    assert fields["server"].Text == server.address
+    assert fields["output"].Text == str(output)
+    assert fields["engine"].CurrentText == "procedural"
+    assert "auto" in fields["preset"].items  # the drop-down lists the server's presets
+    assert fields["status"].Text == ""  # the server answered
+    message = outcome.root.children[0].Text
+    assert message == "Foley for 4 clips (1 from the cache). New timeline: 'Reel 1 Foley'."
+    assert lines[-1] == message and "Foley: [4/4] 100 % done" in "\n".join(lines)
+    assert json.loads(settings.read_text())["prompt"] == "footsteps on gravel"
+    imported = [call for call in resolve.calls if call[0] == "ImportMedia"]
+    assert len(imported[0][2]) == 4 and all(Path(path).is_file() for path in imported[0][2])
+
+    page = tmp_path / "resolve-dialog.html"
+    page.write_text(page_html(bmd.shots, lines), encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    for field in (*DIALOG_FIELDS, "generate", "cancel", "ok"):
+        assert f'data-id="{field}"' in text
+    assert 'value="footsteps on gravel"' in text and "<option selected>procedural</option>" in text
+    assert html.escape(message) in text and "[4/4] 100 %" in text
+    assert f'value="{html.escape(server.address)}"' in text
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium): HTML checked only")
+    png = tmp_path / "resolve-dialog.png"
+    screenshot(page, png, CHROMIUM)
+    assert png_size(png) == PAGE_SIZE
+    assert png.stat().st_size > 20_000  # a blank page of this size is a few kB
+    if os.environ.get("FOLEY_RESOLVE_SCREENSHOT"):
+        shutil.copyfile(png, os.environ["FOLEY_RESOLVE_SCREENSHOT"])

@@ -112,9 +112,22 @@ class LibraryEngine:
         except LibraryIndexError as error:
             self._reason = str(error)
             return
-        # The model names the library's content, so the result cache never serves audio made
-        # from files that have since changed.
+        if self._ranker is None and self._options.clap_dir is not None:
+            from plugin_server.engines.library.clap import shared_ranker
+
+            try:
+                self._ranker = shared_ranker(self._options.clap_dir, config.device)
+            except EngineError as error:
+                # A CLAP folder that cannot rank (text-only, incomplete) makes the engine
+                # unavailable with the reason, rather than silently ranking by words.
+                self._reason = str(error)
+                self._index = None
+                return
+        # The model names the library's content (and the ranking weights), so the result cache
+        # never serves audio made from files that have since changed.
         self._model = f"{MODEL_NAME}+{self._index.fingerprint()[:16]}"
+        if self._ranker is not None:
+            self._model += f"+{self._ranker.model}"
 
     @property
     def index(self) -> LibraryIndex | None:

@@ -11,6 +11,9 @@ an error):
 - `library_pitch_variation` (semitones 0..12, default 0 = off): each one-shot is resampled up
   or down by up to this many semitones, seeded.
 - `library_max_file_mb` (default 2048): larger files are skipped as "huge".
+- `library_clap` (path, default none): a two-tower CLAP checkpoint folder (or a hunyuan weights
+  folder holding one in `clap/`); when set, one-shot candidates are ranked by CLAP
+  text-to-audio similarity (clap.py) instead of FTS5 alone.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from plugin_server.engines.base import EngineError
 OPTION_PREFIX = "library_"
 DIRS_OPTION = "library_dirs"
 INDEX_OPTION = "library_index"
+CLAP_OPTION = "library_clap"
 _KNOWN = (
     DIRS_OPTION,
     INDEX_OPTION,
+    CLAP_OPTION,
     "library_gain_variation_db",
     "library_pitch_variation",
     "library_max_file_mb",
@@ -51,6 +56,7 @@ class LibraryOptions:
     gain_variation_db: float = 1.5
     pitch_variation: float = 0.0
     max_file_bytes: int = 2048 << 20
+    clap_dir: Path | None = None
 
     @property
     def index(self) -> Path:
@@ -71,6 +77,9 @@ class LibraryOptions:
         index = options.get(INDEX_OPTION)
         if index is not None and not isinstance(index, str | Path):
             raise LibraryOptionError(f"{INDEX_OPTION} must be a file path, got {index!r}")
+        clap = options.get(CLAP_OPTION)
+        if clap is not None and not isinstance(clap, str | Path):
+            raise LibraryOptionError(f"{CLAP_OPTION} must be a folder path, got {clap!r}")
         max_mb = _number(options, "library_max_file_mb", 2048, 0.001, 1 << 30)
         return cls(
             dirs=tuple(dict.fromkeys(Path(d).resolve() for d in dirs)),
@@ -78,6 +87,7 @@ class LibraryOptions:
             gain_variation_db=_number(options, "library_gain_variation_db", 1.5, 0, 12),
             pitch_variation=_number(options, "library_pitch_variation", 0.0, 0, 12),
             max_file_bytes=int(max_mb * (1 << 20)),
+            clap_dir=Path(clap).resolve() if clap is not None else None,
         )
 
 

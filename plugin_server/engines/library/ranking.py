@@ -1,12 +1,12 @@
-"""The hook for ranking library files by CLAP text-to-audio similarity instead of FTS5.
+"""Ranking library files by text-to-audio similarity (CLAP) instead of FTS5 alone.
 
-Not wired to a model yet: the port's CLAP (`plugin_server/engines/hunyuan/text_image_encoders`)
-holds only CLAP's text tower, and HunyuanVideo-Foley never runs CLAP's audio tower, so no
-audio embedding can be made from the weights the model needs. A ranker that has both towers
-implements `AudioTextRanker` and is given to `LibraryEngine(config, ranker=...)`; candidates
-found by FTS5 are then re-ordered by cosine similarity, and each file's audio embedding is
-cached in the index (table `audio_embeddings`, per file and ranker model) so it is computed
-once per file version.
+An `AudioTextRanker` embeds prompts and sounds in one space: `clap.ClapRanker` (a two-tower
+`transformers.ClapModel` from a local folder, engine option `library_clap`, `--library-clap
+DIR`), or any object with the same three members given as `LibraryEngine(config, ranker=...)`.
+The candidates FTS5 found are re-ordered by cosine similarity to the prompt, and each file's
+audio embedding is cached in the index (table `audio_embeddings`, per file and ranker model;
+the index drops a file's embeddings when the file changes or vanishes), so it is computed once
+per file version.
 """
 
 from __future__ import annotations

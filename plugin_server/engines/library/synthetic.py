@@ -99,6 +99,36 @@ def bed(rng: np.random.Generator, rate: int, seconds: float) -> np.ndarray:
     return (0.1 * smooth + hum + drift).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a library file was found in a mix: how alike (normalised cross-correlation,
+    1.0 = that waveform exactly, at any gain) and the time its attack lands (s)."""
+
+    similarity: float
+    attack_time_s: float
+
+
+def find_placement(
+    mix: np.ndarray, rate: int, file: Path, attack_s: float, event_s: float, search_s: float = 0.1
+) -> Placement:
+    """Search `mix` (mono float [n] at `rate`) within +-`search_s` of where `file` must start
+    for its attack (`attack_s` into the file) to land on `event_s`, and say where it fits best.
+    The file is read as the engine reads it (mono, resampled to `rate`)."""
+    from scipy import signal
+
+    from plugin_server.engines.library.audio import read_mono
+
+    waveform = read_mono(file, rate, 30.0)
+    reach = round(search_s * rate)
+    start = max(0, round((event_s - attack_s) * rate) - reach)
+    window = mix[start : start + len(waveform) + 2 * reach].astype(np.float64)
+    correlation = signal.correlate(window, waveform, mode="valid")
+    energy = np.sqrt(signal.correlate(window**2, np.ones(len(waveform)), mode="valid"))
+    normalised = correlation / (energy * np.linalg.norm(waveform) + 1e-12)
+    lag = int(np.argmax(normalised))
+    return Placement(float(normalised[lag]), (start + lag) / rate + attack_s)
+
+
 def write_audio(
     path: Path,
     samples: np.ndarray,

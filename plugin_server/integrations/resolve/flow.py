@@ -246,16 +246,37 @@ def _message(summary: pb.JobSummary, problems: tuple[str, ...]) -> str:
     return text + "."
 
 
+# Problems the plan knows before anything runs: those clips are not among `clip_count`.
+_PLANNED_PROBLEMS = frozenset(
+    (pb.PROBLEM_KIND_SKIPPED, pb.PROBLEM_KIND_MISSING_MEDIA, pb.PROBLEM_KIND_OUTSIDE_MEDIA_ROOTS)
+)
+
+
 def _progress_lines(on_line: Callable[[str], None]):  # type: ignore[no-untyped-def]
+    """One line per clip as it finishes, counted against the clips to generate, so that the
+    console shows how far the job is (`[3/4] 75 %`)."""
+    total = 0
+    finished = 0
+
+    def counted() -> str:
+        nonlocal finished
+        finished += 1
+        percent = 100 * finished // total if total else 100
+        return f"[{finished}/{total}] {min(percent, 100)} %"
+
     def on_event(event) -> None:  # type: ignore[no-untyped-def]
+        nonlocal total
         kind = event.WhichOneof("event")
         if kind == "accepted":
             plan = event.accepted.plan
+            total = event.accepted.clip_count
             on_line(f"Foley: {len(plan.clips)} clips, about {plan.estimated_seconds:.0f} s")
         elif kind == "clip_result":
-            on_line(f"Foley: done {event.clip_result.file_name}")
+            on_line(f"Foley: {counted()} done {event.clip_result.file_name}")
         elif kind == "clip_problem":
-            on_line(f"Foley: no audio for {event.clip_problem.name}: {event.clip_problem.reason}")
+            problem = event.clip_problem
+            progress = "" if problem.kind in _PLANNED_PROBLEMS else f"{counted()} "
+            on_line(f"Foley: {progress}no audio for {problem.name}: {problem.reason}")
 
     return on_event
 

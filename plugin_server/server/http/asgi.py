@@ -24,7 +24,7 @@ from urllib.parse import quote
 from plugin_server.pipeline.errors import AccessRefused, InputNotFound, InvalidRequest
 from plugin_server.server.http.interceptors import token_refusal
 from plugin_server.server.metrics import ServerMetrics
-from plugin_server.server.security.paths import _plain_path
+from plugin_server.server.security.paths import plain_path
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ EXPOSED_RESPONSE_HEADERS = (
     "connect-content-encoding",
     "content-encoding",
     "content-disposition",
+    "retry-after",
     "retry-after-ms",
     "trailer-retry-after-ms",
 )
@@ -290,7 +291,7 @@ def output_file(output_root: Path, text: str) -> Path:
     """The real path of the file `text` names under the output root (relative to it, or an
     absolute server path inside it, as ClipResult.path gives). Plain paths only: `..`, `~`,
     backslashes and URLs are refused, and symlinks leading out of the root are refused too."""
-    candidate = _plain_path(text, "file path")
+    candidate = plain_path(text, "file path")
     real = (output_root / candidate).resolve()  # an absolute candidate replaces the root
     if not real.is_relative_to(output_root):
         raise AccessRefused(f"{text} is outside the server's output root; it is not served")

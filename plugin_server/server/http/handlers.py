@@ -5,7 +5,8 @@ The service is blocking (a job is a generator that waits on workers), so every c
 transport's thread pool and the event loop only moves bytes. A stream's end for any reason (the
 client left, its deadline passed, the server stops) sets the job's cancel event, exactly as the
 gRPC servicer's end-of-RPC callback does; the job's remaining events are then drained on the
-pool, so that it finishes, is counted and frees its slot as a cancelled job.
+pool, so that it finishes, is counted and frees its slot as a cancelled job (or, when the
+request's Connect-Timeout-Ms / grpc-timeout passed, as deadline_exceeded).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from google.protobuf.message import Message
 
 from plugin_server.proto_gen.foley.v1 import foley_pb2 as pb
 from plugin_server.server import translate
-from plugin_server.server.errors import status_for
-from plugin_server.server.service import FoleyService
-from plugin_server.server.servicer import _server_version
+from plugin_server.server.errors import ServerBusy, status_for
+from plugin_server.server.http.interceptors import set_retry_hint
+from plugin_server.server.rpc_limit import Refusal
+from plugin_server.server.service import FoleyService, RpcEnded
+from plugin_server.server.servicer import end_cause, server_version
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,11 @@ def connect_error(error: BaseException, rpc: str, ctx: RequestContext[Any, Any])
     if status is None:
         log.error("%s failed unexpectedly", rpc, exc_info=error)
         return ConnectError(Code.INTERNAL, f"{rpc}: internal error ({error}); see log")
-    for key, value in status.trailing_metadata:
-        ctx.response_trailers[key] = value
+    if isinstance(error, ServerBusy):
+        set_retry_hint(ctx, Refusal(status.message, error.retry_after_s))
+    else:
+        for key, value in status.trailing_metadata:
+            ctx.response_trailers[key] = value
     log.info("%s refused: %s %s", rpc, status.code.name, status.message)
     return ConnectError(_CONNECT_CODES[status.code], status.message)
 
@@ -67,7 +73,7 @@ class ConnectFoleyService:
         self._service = service
         self._pool = pool
         self._max_message_bytes = max_message_bytes
-        self._version = _server_version()
+        self._version = server_version()
 
     # -- RPCs ----------------------------------------------------------------------------------
 
@@ -138,7 +144,7 @@ class ConnectFoleyService:
         responses: Callable[[threading.Event], Iterator[M]],
         ctx: RequestContext[Any, Any],
     ) -> AsyncIterator[M]:
-        cancel = threading.Event()
+        cancel = RpcEnded()
         iterator = responses(cancel)
         pending: futures.Future[Any] | None = None
         finished = False
@@ -157,7 +163,10 @@ class ConnectFoleyService:
                 yield message
         finally:
             if not finished:
-                # The client left, its deadline passed or the server is stopping.
+                # The client left, its deadline passed or the server is stopping; the cause
+                # (set first: the job reads it once it sees the event) is counted as over gRPC.
+                remaining_ms = ctx.timeout_ms
+                cancel.cause = end_cause(None if remaining_ms is None else remaining_ms / 1000)
                 cancel.set()
                 try:
                     self._pool.submit(_drain, rpc, pending, iterator)

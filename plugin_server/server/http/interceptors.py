@@ -1,6 +1,7 @@
-"""Connect metadata interceptors: the bearer token and the request counter.
+"""Connect metadata interceptors: the request counter, the bearer token and the server's
+concurrent-call limit (shared with native gRPC), in that order.
 
-Both run before the request body is read (connectrpc runs leading metadata interceptors first),
+All run before the request body is read (connectrpc runs leading metadata interceptors first),
 so a caller without the token is refused without its message being parsed; connectrpc then
 writes the refusal in the caller's protocol (HTTP 401 JSON for Connect unary, an end-of-stream
 error for Connect streams, `grpc-status: 16` for gRPC-Web).
@@ -16,7 +17,9 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
+from plugin_server.server.errors import RETRY_AFTER_METADATA_KEY
 from plugin_server.server.metrics import ServerMetrics
+from plugin_server.server.rpc_limit import Refusal, RpcSlots
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,39 @@ class BearerTokenCheck:
         self, token: None, ctx: RequestContext[Any, Any], error: Exception | None
     ) -> None:
         return None
+
+
+def set_retry_hint(ctx: RequestContext[Any, Any], refusal: Refusal) -> None:
+    """A busy answer's hint in every form an HTTP caller reads: `retry-after-ms` as a trailer
+    (Connect unary errors carry it as the header `trailer-retry-after-ms`, Connect streams in
+    the end-of-stream metadata, gRPC-Web in its trailers, as native gRPC does) and the standard
+    `Retry-After` header in whole seconds for plain HTTP tools."""
+    ctx.response_trailers[RETRY_AFTER_METADATA_KEY] = refusal.retry_after_ms
+    ctx.response_headers["retry-after"] = refusal.retry_after_header
+
+
+class RpcLimitCheck:
+    """The HTTP port's side of the server's one concurrent-call limit (rpc_limit.RpcSlots): a
+    call beyond it is refused RESOURCE_EXHAUSTED with the retry hint before its body is read,
+    and counted as a rejected job, as over gRPC. Its slot is held until the call has ended
+    (a stream: its last message sent, or its client gone)."""
+
+    def __init__(self, slots: RpcSlots) -> None:
+        self._slots = slots
+
+    async def on_start(self, ctx: RequestContext[Any, Any]) -> bool:
+        refusal = self._slots.take(ctx.method.name)
+        if refusal is None:
+            return True
+        set_retry_hint(ctx, refusal)
+        raise ConnectError(Code.RESOURCE_EXHAUSTED, refusal.message)
+
+    async def on_end(
+        self, token: bool, ctx: RequestContext[Any, Any], error: Exception | None
+    ) -> None:
+        # connectrpc calls on_end only for interceptors whose on_start returned.
+        if token:
+            self._slots.release()
 
 
 class RequestCounter:

@@ -1,9 +1,12 @@
 """The HTTP listener: uvicorn (HTTP/1.1) running the HTTP application on its own thread and
 event loop, bound to the server's host and `http_port`, with the server's TLS files.
 
-Capacity mirrors the gRPC server's: `max_jobs + 16` threads run blocking service calls (each
-open generation stream holds one, as over gRPC), and uvicorn answers 503 beyond
-`2 * max_jobs + 16` connections in flight, as gRPC caps concurrent RPCs.
+Capacity is the gRPC server's: calls take slots of the same concurrent-call limit
+(`rpc_limit`, shared with native gRPC; beyond it RESOURCE_EXHAUSTED with the retry hint,
+interceptors.RpcLimitCheck), and as many threads as that limit plus spares run blocking service
+calls (each open generation stream holds one, as over gRPC). uvicorn's own `limit_concurrency`,
+which answers a bare 503, is only a backstop on open connections (idle keep-alives, downloads,
+preflights and refusals included), set well above the call limit so that it never answers first.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from plugin_server.proto_gen.foley.v1.foley_connect import FoleyServiceASGIAppli
 from plugin_server.server.config import ServerConfig
 from plugin_server.server.http.asgi import CorsPolicy, HttpApplication
 from plugin_server.server.http.handlers import ConnectFoleyService
-from plugin_server.server.http.interceptors import BearerTokenCheck, RequestCounter
+from plugin_server.server.http.interceptors import BearerTokenCheck, RequestCounter, RpcLimitCheck
+from plugin_server.server.rpc_limit import SPARE_THREADS, RpcSlots
 from plugin_server.server.service import FoleyService
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,9 @@ M = TypeVar("M", bound=Message)
 _START_TIMEOUT_S = 30.0
 # After the jobs were drained: time for open connections to deliver their last bytes.
 _CLOSE_GRACE_S = 2
+# Open connections beyond the call limit before uvicorn's bare 503: room for idle keep-alive
+# connections (a browser keeps several), file downloads, preflights and answered refusals.
+_SPARE_CONNECTIONS = 64
 
 
 class _StrictCompactJsonCodec:
@@ -57,12 +64,18 @@ class _StrictCompactJsonCodec:
 
 
 def build_application(
-    config: ServerConfig, service: FoleyService, pool: futures.ThreadPoolExecutor
+    config: ServerConfig,
+    service: FoleyService,
+    pool: futures.ThreadPoolExecutor,
+    rpc_slots: RpcSlots,
 ) -> HttpApplication:
-    """The whole HTTP application for a service (what the listener serves)."""
+    """The whole HTTP application for a service (what the listener serves). The counter comes
+    first so that it sees every refusal; the token before the limit, as over gRPC, so that a
+    caller without it learns nothing of how busy the server is."""
     interceptors: list[object] = [RequestCounter(service.metrics)]
     if config.auth_token:
         interceptors.append(BearerTokenCheck(config.auth_token))
+    interceptors.append(RpcLimitCheck(rpc_slots))
     connect_app = FoleyServiceASGIApplication(
         ConnectFoleyService(service, pool, config.max_message_bytes),  # type: ignore[arg-type]
         interceptors=interceptors,  # type: ignore[arg-type]
@@ -83,12 +96,12 @@ def build_application(
 class HttpTransport:
     """start() binds and serves (raises OSError when the port cannot be had); stop() closes."""
 
-    def __init__(self, config: ServerConfig, service: FoleyService) -> None:
+    def __init__(self, config: ServerConfig, service: FoleyService, rpc_slots: RpcSlots) -> None:
         assert config.http_port is not None
         self.config = config
         self.port = 0
         self._pool = futures.ThreadPoolExecutor(
-            max_workers=config.max_jobs + 16, thread_name_prefix="foley-http"
+            max_workers=config.rpc_limit + SPARE_THREADS, thread_name_prefix="foley-http"
         )
         # uvicorn's INFO lines speak of starting and finishing a "server process", which here
         # is only this listener; ours say what is served.
@@ -96,12 +109,12 @@ class HttpTransport:
         tls = config.tls
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
-                build_application(config, service, self._pool),
+                build_application(config, service, self._pool, rpc_slots),
                 lifespan="off",
                 log_config=None,  # the process's logging is configured by the server, not here
                 access_log=False,
                 server_header=False,
-                limit_concurrency=2 * config.max_jobs + 16,
+                limit_concurrency=config.rpc_limit + _SPARE_CONNECTIONS,
                 timeout_graceful_shutdown=_CLOSE_GRACE_S,
                 ssl_certfile=tls.cert_file if tls else None,
                 ssl_keyfile=tls.key_file if tls else None,

@@ -45,7 +45,7 @@ class PathPolicy:
     def request_input(self, text: str, field: str) -> Path:
         """Resolve a path sent by a client (absolute, or relative to a media root) to an
         existing file or folder under a media root. `field` names the request field."""
-        candidate = _plain_path(text, field)
+        candidate = plain_path(text, field)
         if candidate.is_absolute():
             real = _resolved(Path(candidate), field, text)
             # Checked before existence, so that a path outside the roots gets the same answer
@@ -72,7 +72,7 @@ class PathPolicy:
     def media_prefix(self, text: str, field: str) -> str:
         """A relinking target sent by a client (`NEW` of OLD=NEW): an absolute path under a
         media root, returned resolved, so relinked media never probes other folders."""
-        candidate = _plain_path(text, field)
+        candidate = plain_path(text, field)
         if not candidate.is_absolute():
             raise InvalidRequest(f"{field}: {text!r} must be an absolute path on the server")
         real = _resolved(Path(candidate), field, text)
@@ -87,7 +87,7 @@ class PathPolicy:
                 f"{field}: this server has no output root; ask for inline audio instead, or "
                 "start the server with --output-root"
             )
-        candidate = _plain_path(text, field)
+        candidate = plain_path(text, field)
         if candidate.is_absolute():
             raise AccessRefused(f"{field}: {text} must be relative to the output root")
         directory = self.output_root / candidate
@@ -130,7 +130,10 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _plain_path(text: str, field: str) -> PurePosixPath:
+def plain_path(text: str, field: str) -> PurePosixPath:
+    """`text` as a plain relative-or-absolute POSIX path, before any resolving: empty, NUL,
+    over-long names, URLs and drives, backslashes, `~` and `..` are refused with InvalidRequest or
+    AccessRefused naming `field`. Shared by every path a client sends (gRPC fields, `/files/`)."""
     if not text:
         raise InvalidRequest(f"{field} is empty")
     if len(text) > MAX_PATH_CHARS or "\x00" in text:

@@ -5,6 +5,7 @@ gives the same audio, and a prompt matching nothing falls back to the procedural
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import signal
 
 from plugin_server.demo.media import (
     BouncingDisc,
@@ -25,7 +25,11 @@ from plugin_server.engines.library.audio import read_mono
 from plugin_server.engines.library.engine import LibraryEngine
 from plugin_server.engines.library.placement import loop_with_crossfades
 from plugin_server.engines.library.records import LibraryEngineInfo
-from plugin_server.engines.library.synthetic import SyntheticLibrary, make_library
+from plugin_server.engines.library.synthetic import (
+    SyntheticLibrary,
+    find_placement,
+    make_library,
+)
 from plugin_server.engines.registry import EngineConfig, create_engine
 from plugin_server.media.frames import Frame, FrameSource, FrameSpec
 
@@ -68,18 +72,10 @@ def test_each_event_holds_its_files_waveform_with_the_attack_on_the_event(
     for event in events:
         path = Path(event["file"])
         assert "Slam" in path.name
-        waveform = read_mono(path, RATE, 30.0)  # 44.1, 48 or 96 kHz in the library
-        # Search +-100 ms around where the file must start for its attack to hit the event.
-        expected_start = round((event["time_s"] - library.one_shots[path]) * RATE)
-        lo = expected_start - RATE // 10
-        window = audio.samples[lo : lo + len(waveform) + RATE // 5]
-        correlation = signal.correlate(window, waveform, mode="valid")
-        energy = np.sqrt(signal.correlate(window**2, np.ones(len(waveform)), mode="valid"))
-        normalised = correlation / (energy * np.linalg.norm(waveform) + 1e-12)
-        lag = int(np.argmax(normalised))
-        assert normalised[lag] > 0.9  # it is that file's waveform, not just any sound
-        attack_time = (lo + lag) / RATE + library.one_shots[path]
-        assert abs(attack_time - event["time_s"]) < 0.002
+        # Searched +-100 ms around where the file must start (44.1, 48 or 96 kHz files).
+        found = find_placement(audio.samples, RATE, path, library.one_shots[path], event["time_s"])
+        assert found.similarity > 0.9  # it is that file's waveform, not just any sound
+        assert abs(found.attack_time_s - event["time_s"]) < 0.002
 
 
 def test_the_same_file_never_plays_twice_in_a_row(
@@ -190,9 +186,11 @@ def test_beds_follow_motion_and_room_tone_does_not(
 
 
 def test_a_prompt_matching_nothing_falls_back_to_procedural(
-    library: SyntheticLibrary, tmp_path: Path
+    library: SyntheticLibrary, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    audio = _generate(_engine(library, tmp_path), "a dog barking")
+    with caplog.at_level(logging.WARNING):
+        audio = _generate(_engine(library, tmp_path), "a dog barking")
+    assert "clip 'shot1': no library file matches the prompt (words: dog, barking)" in caplog.text
     parameters = audio.report.parameters
     assert audio.report.engine == "library"
     assert parameters["fallback"] == "procedural"
@@ -201,6 +199,26 @@ def test_a_prompt_matching_nothing_falls_back_to_procedural(
     assert "procedural" in audio.report.model
     assert any("no library file matches" in note for note in audio.report.notes)
     assert len(audio.samples) == 3 * RATE and np.abs(audio.samples).max() > 0.01
+
+
+def test_a_file_unreadable_at_render_time_is_replaced_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    library = make_library(tmp_path / "sfx", seed=6)
+    engine = _engine(library, tmp_path)
+    # Damaged after indexing (the index is updated once per process): found at render time.
+    (heavy,) = [p for p in library.one_shots if "Slam Heavy" in p.name]
+    heavy.write_bytes(b"RIFF" + bytes(40))
+    with caplog.at_level(logging.WARNING):
+        audio = _generate(engine, "door slam")
+    parameters = audio.report.parameters
+    assert parameters["unreadable_files"] == [str(heavy)]
+    assert str(heavy) in parameters["one_shot_pool"]
+    files = [e["file"] for e in parameters["events"]]
+    assert len(files) == 3 and str(heavy) not in files
+    assert {entry["path"] for entry in parameters["library_files"]} == set(files)
+    assert any("could not be read and were replaced" in note for note in audio.report.notes)
+    assert f"library file not used: {heavy}" in caplog.text
 
 
 def test_report_lists_every_file_used_and_where(library: SyntheticLibrary, tmp_path: Path) -> None:

@@ -110,6 +110,10 @@ def test_bad_files_are_skipped_with_a_logged_reason(
     write_audio(outside, np.ones(480, np.float32), 48_000)
     (bad / "DOORWood_Link_GEN_X.wav").symlink_to(outside)
     (bad / "notes.txt").write_text("not an audio name: ignored quietly")
+    # Binary data that is not audio under FLAC and AIFF names (a renamed JPEG, say).
+    noise = np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    (bad / "DOORWood_Binary_GEN_X.flac").write_bytes(b"\xff\xd8\xff\xe0" + noise)
+    (bad / "DOORWood_Binary_GEN_X.aiff").write_bytes(b"FORM" + noise)
 
     index = _index(tmp_path, library.root, max_bytes=2 << 20)
     with caplog.at_level(logging.WARNING):
@@ -119,11 +123,13 @@ def test_bad_files_are_skipped_with_a_logged_reason(
     assert "not readable as audio" in reasons["DOORWood_Text_GEN_X.wav"]
     assert "not readable as audio" in reasons["DOORWood_Truncated_GEN_X.wav"]
     assert "huge" in reasons["DOORWood_Huge_GEN_X.wav"]
-    assert len(reasons) == 4 and summary.added == 10
+    assert "not readable as audio" in reasons["DOORWood_Binary_GEN_X.flac"]
+    assert "not readable as audio" in reasons["DOORWood_Binary_GEN_X.aiff"]
+    assert len(reasons) == 6 and summary.added == 10
     logged = caplog.text
     assert all(name in logged for name in reasons)
     assert "DOORWood_Link_GEN_X.wav: a link to outside the library" in logged
-    assert index.summaries()[0].skipped == 4
+    assert index.summaries()[0].skipped == 6
     assert all("Bad" not in str(m.file.path) for m in index.search(["door"], ONE_SHOT))
     # Skipped files are remembered: not opened (nor logged) again until they change.
     caplog.clear()
