@@ -266,7 +266,7 @@ def _write_siglip(folder: Path, spec: TinySpec, encoders: EncoderShape) -> None:
 def _write_clap(folder: Path, spec: TinySpec, encoders: EncoderShape) -> None:
     from transformers import ClapTextConfig, ClapTextModelWithProjection
 
-    tokenizer = _byte_level_tokenizer()
+    tokenizer = byte_level_tokenizer()
     config = ClapTextConfig(
         vocab_size=len(tokenizer.get_vocab()),
         hidden_size=spec.clap_width,
@@ -283,7 +283,7 @@ def _write_clap(folder: Path, spec: TinySpec, encoders: EncoderShape) -> None:
     tokenizer.save_pretrained(folder)
 
 
-def _byte_level_tokenizer() -> Any:
+def byte_level_tokenizer() -> Any:
     """A RoBERTa byte-level BPE tokenizer over the 256 byte symbols plus a few merges."""
     import inspect
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plugin_server.engines.hunyuan.tiny_weights import _byte_level_tokenizer
+from plugin_server.engines.hunyuan.tiny_weights import byte_level_tokenizer
 
 TINY_CLAP_RATE = 16_000
 TINY_CLAP_WINDOW_S = 2
@@ -25,7 +25,7 @@ def write_tiny_clap(folder: Path, seed: int = 0, *, audio_tower: bool = True) ->
     from safetensors.torch import load_file, save_file
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor
 
-    tokenizer = _byte_level_tokenizer()
+    tokenizer = byte_level_tokenizer()
     text = {
         "vocab_size": len(tokenizer.get_vocab()),
         "hidden_size": 16,
