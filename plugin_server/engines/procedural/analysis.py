@@ -123,7 +123,10 @@ def analyse_motion(
     if len(times) == 0:
         return MotionAnalysis.without_picture(duration_s)
     features = WindowFeatures.concatenate(chunks.parts)
-    impacts = impact_score(features)
+    # The typical step between distinct pictures: the source's frame time (or the analysis
+    # rate's, when the source is faster).
+    pair_s = float(np.median(np.diff(times))) if len(times) > 1 else None
+    impacts = impact_score(features, pair_s)
     onsets = pick_onsets(
         times,
         impacts.score,

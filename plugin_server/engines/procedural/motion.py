@@ -14,8 +14,10 @@ pair starting on j moves less or the other way. Two independent reversal estimat
 momentum and one from the motion of the centroid, must agree (geometric mean): the momentum
 estimate is fooled by static edges right at the contact point, the centroid one by two objects
 sharing a window, and they are rarely fooled together. A sudden loss of energy catches plain
-stops. Each measure is taken both in a window and in its 3x3 neighbourhood, and the smaller is
-kept, so an object merely crossing from one window into the next never looks like a stop.
+stops, when it ends motion sustained over a few pairs and lasts 30 ms (a thin edge stalling on
+the pixel grid for one picture of a slow swing does neither). Each measure is taken both in a
+window and in its 3x3 neighbourhood, and the smaller is kept, so an object merely crossing
+from one window into the next never looks like a stop.
 Momentum is also compared over a longer base (pair j - 2 against pair j + 1), the smaller
 kept: a contact changes the motion for good, one noisy pair in a steady swing does not. When
 nearly every window moves (a pan), what they all share is the camera's and is taken off.
@@ -23,6 +25,7 @@ nearly every window moves (a pan), what they all share is the camera's and is ta
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +46,17 @@ _MOMENTUM_FLOOR = 4e-4
 _CENTROID_SPEED_FLOOR = 0.3  # pixels per frame: slower centroid motion is jitter
 _APPROACH_KEPT = 0.9  # motion into a contact keeps at least this share of its earlier speed
 _APPROACH_PAIRS = 5  # over the pairs before the one arriving
+_APPROACH_HISTORY = 2  # pairs before the one arriving, in the same shot, needed to judge it
+# A stop in a neighbourhood of windows counts the least motion of this many pairs arriving: a
+# thin edge that lines up with the 64x36 pixel grid (a pendulum's rope passing the vertical)
+# flares for one or two pairs and dims again, which is not a stop. Within one window a foot or
+# a ball may arrive in a single pair, so there only the pair arriving counts.
+_POOLED_ARRIVAL_PAIRS = 3
+# A stopped thing stays stopped at least this long (a foot stays planted, a crate lies where it
+# fell); a region that only dims for one 20 ms picture pair (at 50 fps a slow swing's thin rope
+# stalls on the pixel grid for one picture, then catches up) is not a stop. At 24 to 30 fps one
+# pair is already longer, and a runner's other foot may start moving on the very next pair.
+_STOP_LASTS_S = 0.03
 # A window moves with the picture when its motion is at least this share of the busiest one's.
 _COMMON_SHARE = 0.2
 _COMMON_MOVING = 0.75  # share of the windows that must move with it
@@ -175,16 +189,24 @@ class ImpactScores:
     approach: np.ndarray
 
 
-def impact_score(features: WindowFeatures) -> ImpactScores:
-    """How much motion stops or reverses on each frame; see `ImpactScores`."""
+def impact_score(features: WindowFeatures, pair_s: float | None = None) -> ImpactScores:
+    """How much motion stops or reverses on each frame; see `ImpactScores`.
+
+    `pair_s`: the typical time between consecutive pictures (seconds), for how many pairs a
+    stop must last; unknown (None) counts one pair."""
     num_frames = features.num_pairs + 1
     score = np.zeros(num_frames)
     local = np.zeros(num_frames)
     if features.num_pairs < 2:
         return ImpactScores(score, local, np.ones(num_frames))
     arrays = [getattr(features, name).astype(np.float64) for name in _WINDOW_ARRAYS]
-    reversal, drop = _window_scores(*arrays)
-    pooled_reversal, pooled_drop = _window_scores(*(_neighbourhood(a) for a in arrays))
+    still_pairs = 1 if not pair_s or pair_s <= 0 else max(1, math.ceil(_STOP_LASTS_S / pair_s))
+    reversal, drop = _window_scores(*arrays, arrival_pairs=1, still_pairs=still_pairs)
+    pooled_reversal, pooled_drop = _window_scores(
+        *(_neighbourhood(a) for a in arrays),
+        arrival_pairs=_POOLED_ARRIVAL_PAIRS,
+        still_pairs=still_pairs,
+    )
     reversal_total = np.minimum(reversal, pooled_reversal).sum(axis=(1, 2))
     drop_total = np.minimum(drop, pooled_drop).sum(axis=(1, 2))
     score[:] = np.maximum(reversal_total, drop_total)
@@ -221,6 +243,9 @@ def _approach(total: np.ndarray, valid: np.ndarray) -> np.ndarray:
     approach = np.ones(num_frames)
     known = earlier > 0
     approach[known] = np.clip(arriving[known] / (_APPROACH_KEPT * earlier[known]), 0.0, 1.0)
+    # On the clip's first pictures there is no way in to judge (after a cut, the break's own
+    # pair counts as one).
+    approach[same.sum(axis=1) < _APPROACH_HISTORY] = 0.0
     return approach
 
 
@@ -230,8 +255,15 @@ def _window_scores(
     moment_y: np.ndarray,
     momentum_x: np.ndarray,
     momentum_y: np.ndarray,
+    *,
+    arrival_pairs: int,
+    still_pairs: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reversal and stop scores per frame and window: arrays [P + 1, rows, cols]."""
+    """Reversal and stop scores per frame and window: arrays [P + 1, rows, cols].
+
+    A stop on frame j is the least energy of the `arrival_pairs` pairs ending on frames
+    j - arrival_pairs + 1 .. j, less the most of the `still_pairs` pairs starting on frames
+    j .. j + still_pairs - 1."""
     pairs = energy.shape[0]
     safe_energy = np.maximum(energy, _ENERGY_FLOOR)
     centroid_x = moment_x / safe_energy
@@ -267,7 +299,15 @@ def _window_scores(
     energy_before[1:] = energy
     reversal = np.sqrt(turn_m * turn_c) * energy_before
     drop = np.zeros(shape)
-    drop[1:pairs] = np.maximum(energy[:-1] - energy[1:], 0.0)
+    arriving = energy[:-1].copy()
+    for back in range(2, arrival_pairs + 1):
+        arriving[back - 1 :] = np.minimum(arriving[back - 1 :], energy[:-back])
+    # Before the clip's first pictures nothing is known to have moved.
+    arriving[: arrival_pairs - 1] = 0.0
+    leaving = energy[1:].copy()
+    for ahead in range(2, still_pairs + 1):
+        leaving[: 1 - ahead] = np.maximum(leaving[: 1 - ahead], energy[ahead:])
+    drop[1:pairs] = np.maximum(arriving - leaving, 0.0)
     return _beyond_common(reversal, energy_before), _beyond_common(drop, energy_before)
 
 

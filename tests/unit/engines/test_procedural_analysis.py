@@ -37,8 +37,10 @@ def _onset_errors(scene: Scene, analysis_fps: Fraction = Fraction(60)) -> np.nda
         BouncingDisc(Fraction(25), 80, (14, 31, 46, 66)),
         BouncingBall(Fraction(30000, 1001), 90, (12, 32, 50, 66)),
         WalkingFigure(Fraction(24), 90, (8, 15, 24, 31, 40, 46, 55, 62, 70, 77, 86)),
+        # The same quick steps at 50 fps, where a stop must also hold on the next pair.
+        WalkingFigure(Fraction(50), 188, (17, 31, 50, 65, 83, 96, 115, 129, 146, 160, 179)),
     ],
-    ids=["disc-24", "disc-25", "ball-29.97", "walk-24"],
+    ids=["disc-24", "disc-25", "ball-29.97", "walk-24", "walk-50"],
 )
 def test_events_are_found_on_their_frame(scene: Scene) -> None:
     errors = _onset_errors(scene)
