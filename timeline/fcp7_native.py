@@ -9,13 +9,24 @@ document's, and the track name Premiere shows (`MZ.TrackName`). Nothing else is 
 from __future__ import annotations
 
 import os
-from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
 from timeline.errors import MalformedTimeline, ResultError
-from timeline.native_xml import IdMaker, element_label, insert_child, parse_fragment, used_ids
-from timeline.result import FoleyLane, audio_url, foley_comments, plain_metadata
+from timeline.fcp7_reader import definitions
+from timeline.native_xml import (
+    IdMaker,
+    Indentation,
+    StandIn,
+    child_indentation,
+    element_label,
+    insert_child,
+    insert_text,
+    used_ids,
+    xml_attribute,
+    xml_text,
+)
+from timeline.result import FoleyLane, audio_url, comment_details, foley_comments
 from timeline.timebase import NAMESPACE
 
 Element = etree._Element
@@ -60,29 +71,9 @@ def find_sequence(root: Element, timeline_name: str, *, file: str) -> Element:
 
 
 def check_unique_ids(root: Element, *, file: str) -> None:
-    """Two different clip items (or sequences, or files) under one id make every reference
-    ambiguous.
-
-    Bare references (`<file id="file-1"/>`) repeating an id are how FCP 7 XML shares a
-    definition, and some writers repeat a whole `<file>` definition; both are fine as long as
-    the repeated file names the same media.
-    """
-    seen: dict[tuple[str, str], Element] = {}
-    for element in root.iter("clipitem", "sequence", "file"):
-        identifier = element.get("id")
-        if not identifier or not len(element):
-            continue
-        first = seen.setdefault((element.tag, identifier), element)
-        if first is element:
-            continue
-        if element.tag != "file" or _child_text(first, "pathurl") != _child_text(
-            element, "pathurl"
-        ):
-            raise MalformedTimeline(
-                f"duplicate id: {element_label(element)} and {element_label(first)} "
-                "define different content under one id",
-                file=file,
-            )
+    """MalformedTimeline when two different clip items, sequences or files share an id (see
+    `fcp7_reader.definitions`, which reading checks on the way)."""
+    definitions(root, file=file)
 
 
 def _child_text(element: Element | None, tag: str) -> str | None:
@@ -104,12 +95,16 @@ def patch_document(
     *,
     handles_frames: int,
     file: str,
-) -> None:
+    ids_checked: bool = False,
+) -> list[StandIn]:
     """Add the Foley lanes to the sequence named `timeline_name` in place.
 
-    Raises ResultError when the sequence cannot be found or has no `<media>` to add audio to.
+    The tracks go in as stand-ins: pass what this returns to `serialize_document`.
+    `ids_checked`: `check_unique_ids` passed on this tree already (when it was read). Raises
+    ResultError when the sequence cannot be found or has no `<media>` to add audio to.
     """
-    check_unique_ids(root, file=file)
+    if not ids_checked:
+        check_unique_ids(root, file=file)
     sequence = find_sequence(root, timeline_name, file=file)
     media = sequence.find("media")
     if media is None:
@@ -124,53 +119,70 @@ def patch_document(
     ids = IdMaker(used_ids(root))
     existing = list(audio.iterfind("track"))
     index = audio.index(existing[-1]) + 1 if existing else len(audio)
+    stand_ins = []
     for lane in lanes:
-        track = _foley_track(lane, rate, handles_frames, ids)
-        insert_child(audio, index, track)
+        text = _foley_track(lane, rate, handles_frames, ids, child_indentation(audio))
+        stand_in = insert_text(audio, index, text)
+        if stand_in is not None:
+            stand_ins.append(stand_in)
         index += 1
+    return stand_ins
 
 
-def _foley_track(lane: FoleyLane, rate: Element, handles: int, ids: IdMaker) -> Element:
-    """The track as XML text parsed once: building ten thousand clip items element by element
-    through lxml's API costs five times as much."""
-    rate_xml = _rate_xml(rate)
-    parts = [f"<track {TRACK_NAME_ATTRIBUTE}={quoteattr(lane.name)}>"]
+def _foley_track(
+    lane: FoleyLane, rate: Element, handles: int, ids: IdMaker, layout: Indentation | None
+) -> str:
+    """The track as XML text, laid out as `etree.indent` lays it out at `layout` (compact
+    when the document is not indented): written as text, not built element by element
+    through lxml's API (five times the cost for ten thousand clip items)."""
+    lines = [layout.line(depth) if layout is not None else "" for depth in range(7)]
+    n0, n1, n2, n3, n4, n5, n6 = lines
+    clip_rate = _rate_xml(rate, layout, 2)
+    file_rate = _rate_xml(rate, layout, 3)
+    parts = [f"<track {TRACK_NAME_ATTRIBUTE}={xml_attribute(lane.name)}>"]
     for clip, generated in lane.clips:
         duration = clip.record_duration_frames
         total = duration + 2 * handles
         start = clip.record_start_frame
         path = os.fspath(generated.audio_path)
-        details = {
-            **plain_metadata(generated.metadata.get(NAMESPACE, generated.metadata)),
-            "clip_id": clip.clip_id,
-        }
+        details = comment_details(generated.metadata.get(NAMESPACE, generated.metadata))
         comments = "".join(
-            f"<{key}>{escape(value)}</{key}>" for key, value in foley_comments(details).items()
+            [f"{n3}{_leaf(key, value)}" for key, value in foley_comments(details).items()]
         )
         parts.append(
-            f'<clipitem id="{ids.new("clipitem")}"><name>{escape("Foley " + clip.name)}</name>'
-            f"<enabled>TRUE</enabled><duration>{total}</duration>{rate_xml}"
-            f"<start>{start}</start><end>{start + duration}</end>"
-            f"<in>{handles}</in><out>{handles + duration}</out>"
-            f'<file id="{ids.new("file")}"><name>{escape(os.path.basename(path))}</name>'
-            f"<pathurl>{escape(audio_url(generated.audio_path, 'fcp_xml'))}</pathurl>"
-            f"{rate_xml}<duration>{total}</duration><media><audio><samplecharacteristics>"
-            "<samplerate>48000</samplerate></samplecharacteristics></audio></media></file>"
-            "<sourcetrack><mediatype>audio</mediatype><trackindex>1</trackindex></sourcetrack>"
-            + (f"<comments>{comments}</comments>" if comments else "")
-            + "</clipitem>"
+            f'{n1}<clipitem id="{ids.new("clipitem")}">{n2}{_leaf("name", "Foley " + clip.name)}'
+            f"{n2}<enabled>TRUE</enabled>{n2}<duration>{total}</duration>{n2}{clip_rate}"
+            f"{n2}<start>{start}</start>{n2}<end>{start + duration}</end>"
+            f"{n2}<in>{handles}</in>{n2}<out>{handles + duration}</out>"
+            f'{n2}<file id="{ids.new("file")}">{n3}{_leaf("name", os.path.basename(path))}'
+            f"{n3}{_leaf('pathurl', audio_url(generated.audio_path, 'fcp_xml'))}"
+            f"{n3}{file_rate}{n3}<duration>{total}</duration>{n3}<media>{n4}<audio>"
+            f"{n5}<samplecharacteristics>{n6}<samplerate>48000</samplerate>"
+            f"{n5}</samplecharacteristics>{n4}</audio>{n3}</media>{n2}</file>"
+            f"{n2}<sourcetrack>{n3}<mediatype>audio</mediatype>{n3}<trackindex>1</trackindex>"
+            f"{n2}</sourcetrack>"
+            + (f"{n2}<comments>{comments}{n2}</comments>" if comments else "")
+            + f"{n1}</clipitem>"
         )
-    parts.append("<enabled>TRUE</enabled><locked>FALSE</locked></track>")
-    return parse_fragment("".join(parts))
+    parts.append(f"{n1}<enabled>TRUE</enabled>{n1}<locked>FALSE</locked>{n0}</track>")
+    return "".join(parts)
 
 
-def _rate_xml(rate: Element) -> str:
-    """The sequence's <rate> without its whitespace, as text."""
+def _leaf(tag: str, value: str) -> str:
+    # lxml writes an element without content as <tag/>.
+    return f"<{tag}>{xml_text(value)}</{tag}>" if value else f"<{tag}/>"
+
+
+def _rate_xml(rate: Element, layout: Indentation | None, depth: int) -> str:
+    """The sequence's <rate> as text, its own whitespace dropped, laid out for an element
+    `depth` levels below the track."""
     copy = etree.fromstring(etree.tostring(rate, with_tail=False))
     for node in copy.iter():
         node.tail = None
         if node.text is not None and not node.text.strip():
             node.text = None
+    if layout is not None and len(copy):
+        etree.indent(copy, space=layout.unit, level=layout.level + depth)
     return etree.tostring(copy, encoding="unicode")
 
 

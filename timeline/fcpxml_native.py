@@ -16,14 +16,26 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
+import math
+from collections.abc import Iterable
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import opentimelineio as otio
 from lxml import etree
 
 from timeline.errors import MalformedTimeline, ResultError
-from timeline.native_xml import IdMaker, element_label, insert_child, used_ids
+from timeline.native_xml import (
+    IdMaker,
+    Indentation,
+    StandIn,
+    child_indentation,
+    element_label,
+    insert_children,
+    insert_text,
+    used_ids,
+    xml_attribute,
+)
 from timeline.result import FoleyLane, audio_url
 from timeline.timebase import NAMESPACE
 
@@ -265,6 +277,7 @@ def _exact_lanes(
             duration = parse_time(connected.get("duration"), element=connected, file=file)
             lanes.setdefault(lane_of(connected, file), []).append((connected, at, duration))
     rate = float(1 / frame)
+    ranges: dict[tuple[str | None, Fraction], TimeRange | None] = {}
     for track in stack:
         if not isinstance(track, otio.schema.Track):
             continue
@@ -274,9 +287,9 @@ def _exact_lanes(
             continue
         elements = lanes.get(lane_number, [])
         items = [item for item in track if not isinstance(item, otio.schema.Gap)]
-        if len(items) != len(elements) or any(
-            not isinstance(item, otio.schema.Clip | otio.schema.Stack)
-            or item.name not in _names_of(element, item.name, resources)
+        if len(items) != len(elements) or not all(
+            isinstance(item, otio.schema.Clip | otio.schema.Stack)
+            and _named_as(item.name, element, resources)
             for item, (element, _, _) in zip(items, elements, strict=False)
         ):
             log.info("%s: lane %s does not match the document one to one; kept", file, track.name)
@@ -285,22 +298,25 @@ def _exact_lanes(
         compounds: list[tuple[otio.schema.Stack, Element]] = []
         position = 0
         for item, (element, at, duration) in zip(items, elements, strict=True):
-            record = round((at - start_s) / frame)
-            length = round(duration / frame)
+            record = _frames(at - start_s if start_s else at, frame)
+            length = _frames(duration, frame)
             if record < position:
                 break  # overlapping items on one lane: leave the adapter's layout
             if record > position:
                 rebuilt.append(otio.schema.Gap(duration=RationalTime(record - position, rate)))
-            current = item.source_range
-            start = current.start_time.rescaled_to(rate) if current else RationalTime(0, rate)
-            if element.tag in ("asset-clip", "ref-clip") and element.get("start") is not None:
-                local = parse_time(element.get("start"), element=element, file=file)
-                start = RationalTime(round(local / frame), rate)
+            tag = element.tag
+            local_text = element.get("start") if tag in ("asset-clip", "ref-clip") else None
+            if local_text is not None:
+                local = parse_time(local_text, element=element, file=file)
+                start = RationalTime(_frames(local, frame), rate)
+            else:
+                current = item.source_range
+                start = current.start_time.rescaled_to(rate) if current else RationalTime(0, rate)
             item.source_range = TimeRange(start, RationalTime(length, rate))
-            if element.tag == "asset-clip" and isinstance(item, otio.schema.Clip):
-                _exact_available_range(item, element, frame, file, resources)
+            if tag == "asset-clip" and isinstance(item, otio.schema.Clip):
+                _exact_available_range(item, element, frame, file, resources, ranges)
             rebuilt.append(item)
-            if element.tag == "ref-clip" and isinstance(item, otio.schema.Stack):
+            if tag == "ref-clip" and isinstance(item, otio.schema.Stack):
                 compounds.append((item, element))
             position = record + length
         else:
@@ -310,15 +326,29 @@ def _exact_lanes(
                 _exact_compound(compound, element, file, resources, depth)
 
 
-def _names_of(element: Element, fallback: str, resources: dict[str | None, Element]) -> set[str]:
-    """The names the adapter may have given an element's item: its own; for a ref-clip (a
-    stack named after its compound clip) the compound clip's too."""
-    names = {element.get("name") or fallback}
+def _frames(time: Fraction, frame: Fraction) -> int:
+    """round(time / frame), half to even as Fraction rounds, without building Fractions
+    (a few microseconds each, ten thousand clips' worth a tenth of a second)."""
+    numerator = time.numerator * frame.denominator
+    denominator = time.denominator * frame.numerator
+    quotient, remainder = divmod(numerator, denominator)
+    twice = remainder * 2
+    if twice < denominator or (twice == denominator and quotient % 2 == 0):
+        return quotient
+    return quotient + 1
+
+
+def _named_as(name: str, element: Element, resources: dict[str | None, Element]) -> bool:
+    """Whether the adapter may have given `element`'s item this name: its own (the item's
+    when it has none); for a ref-clip (a stack named after its compound clip) the compound
+    clip's too."""
+    own = element.get("name")
+    if not own or name == own:
+        return True
     if element.tag == "ref-clip":
         media = resources.get(element.get("ref"))
-        if media is not None:
-            names.add(media.get("name") or "")
-    return names
+        return media is not None and name == (media.get("name") or "")
+    return False
 
 
 def _exact_compound(
@@ -347,20 +377,32 @@ def _exact_available_range(
     frame: Fraction,
     file: str,
     resources: dict[str | None, Element],
+    ranges: dict[tuple[str | None, Fraction], TimeRange | None],
 ) -> None:
     """The media's available range from its asset's exact start and duration, at the asset's
     format (else the sequence's): the adapter counted it at the whole rate too, so an asset
     starting at 3600 s in 23.976 read 82800 frames (3453 s) and put every clip's media
-    146 s late."""
+    146 s late. `ranges` keeps each asset's range for the clips that share it."""
     reference = clip.media_reference
-    asset = resources.get(element.get("ref"))
     if (
-        asset is None
-        or asset.tag != "asset"
-        or not isinstance(reference, otio.schema.ExternalReference)
+        not isinstance(reference, otio.schema.ExternalReference)
         or reference.available_range is None
     ):
         return
+    key = (element.get("ref"), frame)
+    if key not in ranges:
+        ranges[key] = _asset_range(key[0], frame, file, resources)
+    available = ranges[key]
+    if available is not None:
+        reference.available_range = available
+
+
+def _asset_range(
+    asset_id: str | None, frame: Fraction, file: str, resources: dict[str | None, Element]
+) -> TimeRange | None:
+    asset = resources.get(asset_id)
+    if asset is None or asset.tag != "asset":
+        return None
     asset_frame = frame
     format_element = resources.get(asset.get("format"))
     if format_element is not None and format_element.tag == "format":
@@ -369,9 +411,9 @@ def _exact_available_range(
     rate = float(1 / asset_frame)
     start = parse_time(asset.get("start"), element=asset, file=file)
     duration = parse_time(asset.get("duration"), element=asset, file=file)
-    reference.available_range = TimeRange(
-        RationalTime(round(start / asset_frame), rate),
-        RationalTime(round(duration / asset_frame), rate),
+    return TimeRange(
+        RationalTime(_frames(start, asset_frame), rate),
+        RationalTime(_frames(duration, asset_frame), rate),
     )
 
 
@@ -383,6 +425,8 @@ def _audio_only_tracks(timeline: otio.schema.Timeline, root: Element) -> None:
         if asset.get("hasVideo") != "1"
     }
     audio_only.discard(None)
+    if not audio_only:
+        return  # no audio-only asset: no lane can be audio only
     for track in timeline.tracks:
         if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
             continue
@@ -442,8 +486,8 @@ def _remove_lead(track: otio.schema.Track, start_frames: float, rate: float) -> 
 
 def _apply_enabled(timeline: otio.schema.Timeline, sequence: Element) -> None:
     spine = sequence.find("spine")
-    if spine is None:
-        return
+    if spine is None or not spine.xpath("boolean(descendant-or-self::*[@enabled='0'])"):
+        return  # nothing disabled
     by_name: dict[str, list[Element]] = {}
     for element in spine.iter():
         if isinstance(element.tag, str) and element.get("name") is not None:
@@ -467,13 +511,18 @@ def patch_document(
     *,
     handles_frames: int,
     file: str,
-) -> None:
+    ids_checked: bool = False,
+) -> list[StandIn]:
     """Add the Foley lanes to the project (or compound clip) named `timeline_name`, in place.
 
-    Raises ResultError when a Foley clip starts where the storyline has nothing to connect it
-    to (after its end), MalformedTimeline for duplicate ids or unreadable times.
+    The assets go in as stand-ins: pass what this returns to `serialize_document`.
+    `ids_checked`: the document's ids were checked by `check_unique_ids` already (when it was
+    read), so the check is not repeated. Raises ResultError when a Foley clip starts where the
+    storyline has nothing to connect it to (after its end), MalformedTimeline for duplicate ids
+    or unreadable times.
     """
-    check_unique_ids(root, file=file)
+    if not ids_checked:
+        check_unique_ids(root, file=file)
     sequence = find_sequence(root, timeline_name, file=file)
     frame = frame_duration(root, sequence, file=file)
     spine = sequence.find("spine")
@@ -481,46 +530,73 @@ def patch_document(
     if spine is None or resources is None:
         raise ResultError(f"{element_label(sequence)} has no <spine> or <resources>", file=file)
     start = parse_time(sequence.get("tcStart"), element=sequence, file=file)
-    anchors = _anchors(spine, file)
+    storyline = _Storyline(spine, frame, start, file)
+    clock = storyline.clock
+    frame_t = clock.of(frame)
+    position_zero = clock.of(start)
     lowest = min(
         (
             lane_of(child, file)
-            for anchor, *_ in anchors
-            for child in anchor
-            if isinstance(child.tag, str)
+            for child in spine.iterfind("*/*[@lane]")
+            if child.getparent().tag in _ANCHORS
         ),
         default=0,
     )
     ids = IdMaker(used_ids(root))
     media_rep = _version(root) >= (1, 9)
+    handles_text = clock.text(handles_frames * frame_t)
     assets: dict[str, str] = {}
+    new_assets: list[str] = []
+    # Nothing goes into <resources> before the assets: their layout is known now.
+    asset_layout = child_indentation(resources)
+    # Connected clips by the storyline element they hang from, inserted at the end in one
+    # pass per element (see insert_children).
+    connections: dict[Element, list[Element]] = {}
     for number, lane in enumerate(lanes, start=1):
-        lane_index = min(lowest, 0) - number
+        lane_text = str(min(lowest, 0) - number)
+        role = f"{FOLEY_ROLE}.{lane.name}"
         for clip, generated in lane.clips:
-            duration = clip.record_duration_frames * frame
-            total = (clip.record_duration_frames + 2 * handles_frames) * frame
             url = audio_url(generated.audio_path)
             asset_id = assets.get(url)
             if asset_id is None:
                 asset_id = ids.new("r")
                 assets[url] = asset_id
-                asset = _asset(asset_id, generated.audio_path, url, total, media_rep)
-                insert_child(resources, len(resources), asset)
-            position = start + clip.record_start_frame * frame
-            anchor, offset, local_start = _anchor_at(anchors, position, clip.name, file)
-            connected = etree.Element(
-                "asset-clip",
-                {
-                    "ref": asset_id,
-                    "lane": str(lane_index),
-                    "offset": format_time(local_start + position - offset),
-                    "name": f"Foley {clip.name}",
-                    "start": format_time(handles_frames * frame),
-                    "duration": format_time(duration),
-                    "audioRole": f"{FOLEY_ROLE}.{lane.name}",
-                },
-            )
-            insert_child(anchor, _anchored_position(anchor), connected)
+                total = clock.text((clip.record_duration_frames + 2 * handles_frames) * frame_t)
+                new_assets.append(
+                    _asset(asset_id, generated.audio_path, url, total, media_rep, asset_layout)
+                )
+            position = position_zero + clip.record_start_frame * frame_t
+            anchor, shift = storyline.at(position, clip.name)
+            try:
+                connected = etree.Element(
+                    "asset-clip",
+                    {
+                        "ref": asset_id,
+                        "lane": lane_text,
+                        "offset": clock.text(position + shift),
+                        "name": f"Foley {clip.name}",
+                        "start": handles_text,
+                        "duration": clock.text(clip.record_duration_frames * frame_t),
+                        "audioRole": role,
+                    },
+                )
+            except ValueError as error:  # lxml refuses what XML cannot hold
+                raise ResultError(
+                    f"a clip name or path cannot be written in XML: {error}",
+                    file=file,
+                    clip=clip.name,
+                ) from error
+            connections.setdefault(anchor, []).append(connected)
+    stand_ins = []
+    if new_assets:
+        # One run of text for all the new assets (see native_xml.insert_text).
+        separator = "\n" + asset_layout.indent if asset_layout is not None else ""
+        stand_in = insert_text(resources, len(resources), separator.join(new_assets))
+        if stand_in is not None:
+            stand_ins.append(stand_in)
+    for anchor, connected_clips in connections.items():
+        insert_children(anchor, _anchored_position(anchor), connected_clips)
+    return stand_ins
 
 
 def _version(root: Element) -> tuple[int, int]:
@@ -532,59 +608,107 @@ def _version(root: Element) -> tuple[int, int]:
 
 
 def _asset(
-    identifier: str, audio_path: Path, url: str, total: Fraction, media_rep: bool
-) -> Element:
-    path = Path(audio_path)
-    asset = etree.Element(
-        "asset",
-        {
-            "id": identifier,
-            "name": path.stem,
-            "start": "0s",
-            "duration": format_time(total),
-            "hasAudio": "1",
-            "audioSources": "1",
-            "audioRate": "48000",
-        },
+    identifier: str,
+    audio_path: Path,
+    url: str,
+    duration: str,
+    media_rep: bool,
+    layout: Indentation | None,
+) -> str:
+    """An audio asset as XML text, as lxml writes it, laid out as a new child of
+    `<resources>` (see native_xml.insert_text)."""
+    path = audio_path if isinstance(audio_path, PurePath) else Path(audio_path)
+    attributes = (
+        f'id={xml_attribute(identifier)} name={xml_attribute(path.stem)} start="0s" '
+        f'duration={xml_attribute(duration)} hasAudio="1" audioSources="1" audioRate="48000"'
     )
-    if media_rep:
-        etree.SubElement(asset, "media-rep", {"kind": "original-media", "src": url})
-    else:
-        asset.set("src", url)
-    return asset
-
-
-def _anchors(spine: Element, file: str) -> list[tuple[Element, Fraction, Fraction, Fraction]]:
-    """(element, offset, duration, local start) of every storyline element a clip can connect
-    to, in time order."""
-    found = []
-    for child in spine:
-        if not isinstance(child.tag, str) or child.tag not in _ANCHORS:
-            continue
-        offset = parse_time(child.get("offset"), element=child, file=file)
-        duration = parse_time(child.get("duration"), element=child, file=file)
-        local = parse_time(child.get("start"), element=child, file=file)
-        found.append((child, offset, duration, local))
-    return sorted(found, key=lambda entry: entry[1])
-
-
-def _anchor_at(
-    anchors: list[tuple[Element, Fraction, Fraction, Fraction]],
-    position: Fraction,
-    clip: str,
-    file: str,
-) -> tuple[Element, Fraction, Fraction]:
-    """The storyline element under `position`: (element, its offset, its local start)."""
-    index = bisect.bisect_right(anchors, position, key=lambda entry: entry[1]) - 1
-    if index >= 0:
-        element, offset, duration, local = anchors[index]
-        if position < offset + duration:
-            return element, offset, local
-    raise ResultError(
-        f"no storyline element at {format_time(position)} to connect the Foley clip to",
-        file=file,
-        clip=clip,
+    source = xml_attribute(url)
+    if not media_rep:
+        return f"<asset {attributes} src={source}/>"
+    inner, outer = (layout.line(1), layout.line(0)) if layout is not None else ("", "")
+    return (
+        f'<asset {attributes}>{inner}<media-rep kind="original-media" src={source}/>{outer}</asset>'
     )
+
+
+# The largest common unit (bits) the clock counts in; past it, times stay Fractions.
+_MAX_UNIT_BITS = 128
+
+Time = int | Fraction
+
+
+class _Clock:
+    """Exact FCPXML times counted in one small common unit (1/unit s) as plain integers.
+
+    Fraction arithmetic costs microseconds an operation, ten thousand clips' worth a large part
+    of a result; integers of a common unit give the very same exact values. A document whose
+    denominators share no small common multiple (hand-made, hostile) keeps Fractions: the same
+    arithmetic, slower, never wrong.
+    """
+
+    def __init__(self, times: Iterable[Fraction]) -> None:
+        unit: int | None = 1
+        for denominator in {time.denominator for time in times}:
+            assert unit is not None
+            unit = math.lcm(unit, denominator)
+            if unit.bit_length() > _MAX_UNIT_BITS:
+                unit = None
+                break
+        self.unit = unit
+
+    def of(self, time: Fraction) -> Time:
+        if self.unit is None:
+            return time
+        return time.numerator * (self.unit // time.denominator)
+
+    def text(self, time: Time) -> str:
+        """An FCPXML time ("1001/24000s", "3600s"), as `format_time` writes it."""
+        if self.unit is None or isinstance(time, Fraction):
+            return format_time(Fraction(time))
+        divisor = math.gcd(time, self.unit)
+        numerator, denominator = time // divisor, self.unit // divisor
+        return f"{numerator}s" if denominator == 1 else f"{numerator}/{denominator}s"
+
+
+class _Storyline:
+    """The storyline elements a Foley clip can connect to, in time order, found by bisection."""
+
+    def __init__(self, spine: Element, frame: Fraction, start: Fraction, file: str) -> None:
+        found = []
+        for child in spine:
+            if not isinstance(child.tag, str) or child.tag not in _ANCHORS:
+                continue
+            offset = parse_time(child.get("offset"), element=child, file=file)
+            duration = parse_time(child.get("duration"), element=child, file=file)
+            local = parse_time(child.get("start"), element=child, file=file)
+            found.append((child, offset, duration, local))
+        self.clock = _Clock([frame, start, *(time for entry in found for time in entry[1:])])
+        of = self.clock.of
+        # Sorted by exact offset (stable: equal offsets keep document order), as integers.
+        entries = sorted(
+            (
+                (of(offset), of(duration), of(local), child)
+                for child, offset, duration, local in found
+            ),
+            key=lambda entry: entry[0],
+        )
+        self._elements = [entry[3] for entry in entries]
+        self._offsets = [entry[0] for entry in entries]
+        self._ends = [entry[0] + entry[1] for entry in entries]
+        # An anchored clip's offset counts in its anchor's local time: local start - offset.
+        self._shifts = [entry[2] - entry[0] for entry in entries]
+        self._file = file
+
+    def at(self, position: Time, clip: str) -> tuple[Element, Time]:
+        """The element under `position` and the shift from record to its local time."""
+        index = bisect.bisect_right(self._offsets, position) - 1
+        if index >= 0 and position < self._ends[index]:
+            return self._elements[index], self._shifts[index]
+        raise ResultError(
+            f"no storyline element at {self.clock.text(position)} to connect the Foley clip to",
+            file=self._file,
+            clip=clip,
+        )
 
 
 def _anchored_position(anchor: Element) -> int:

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import opentimelineio as otio
@@ -35,6 +35,7 @@ from timeline.errors import (
 )
 from timeline.json_guard import check_otio_json
 from timeline.metadata import lookup
+from timeline.native_xml import ParsedDocument
 from timeline.output_rules import ALIASES as _ALIASES
 from timeline.output_rules import EDL_RESULT_NOTE, SUFFIXES, file_mode
 from timeline.selection import normalize_negative_track_starts, select_timeline
@@ -71,6 +72,9 @@ class LoadedTimeline:
     # The file's own bytes for formats whose result is the patched original (FCP 7 XML, FCPXML,
     # AAF; see timeline.native).
     original: bytes | None = None
+    # FCP 7 XML and FCPXML: the tree parsed from `original`, lent to the patch that writes the
+    # result so that it is not parsed twice (timeline.native_xml.ParsedDocument).
+    document: ParsedDocument | None = field(default=None, compare=False, repr=False)
 
 
 def readable_formats() -> tuple[str, ...]:
@@ -169,11 +173,14 @@ def read_timeline(
     if offset_note:
         notes.append(offset_note)
     original = None
+    document = None
     if chosen == "fcpxml" and data is not None:
         original = data
         notes.extend(_apply_document_facts(chosen, timeline, documents["fcpxml"], name))
     elif chosen in ("fcp_xml", "aaf") and data is not None:
         original = data
+    if chosen in documents:
+        document = ParsedDocument(documents[chosen].getroottree())
     _check_workable(timeline, name)
     return LoadedTimeline(
         timeline=timeline,
@@ -182,6 +189,7 @@ def read_timeline(
         source_name=name,
         notes=tuple(notes),
         original=original,
+        document=document,
     )
 
 
@@ -253,18 +261,26 @@ def _parse(
             check_otio_json(content, file=name)
             return otio.adapters.read_from_string(content, adapter_name="otio_json")
         if chosen == "aaf":
+            # Read from the compound file itself (aaf_reader: the adapter's model, 7x faster);
+            # structures it does not model are read by the adapter itself.
+            from timeline.aaf_reader import UnsupportedAAFStructure, read_aaf
+
             with _temporary_file(data, ".aaf") as temporary:
+                try:
+                    return read_aaf(str(temporary), file=name)
+                except UnsupportedAAFStructure as unsupported:
+                    log.info("%s; reading it with OTIO's AAF adapter", unsupported)
                 return otio.adapters.read_from_file(str(temporary), adapter_name=adapter)
         if chosen == "fcp_xml":
             # Read from the document itself: OTIO's FCP 7 reader is quadratic and drops
             # enabled flags, speed filters, nested sequences and audio tracks (fcp7_reader).
-            from timeline.fcp7_native import check_unique_ids
+            # Duplicate ids are refused here (read_fcp7 checks them), before any clip is
+            # generated, not when the result is written.
             from timeline.fcp7_reader import read_fcp7
             from timeline.native_xml import parse_document
 
             root = parse_document(data, file=name, what="fcp_xml").getroot()
-            # Refused here, before any clip is generated, not when the result is written.
-            check_unique_ids(root, file=name)
+            documents["fcp_xml"] = root
             return read_fcp7(root, file=name)
         if chosen == "fcpxml":
             # Read from the document itself: OTIO's FCPXML reader is quadratic (fcpxml_reader

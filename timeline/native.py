@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from timeline import aaf_native, fcp7_native, fcpxml_native
 from timeline.errors import ResultError, TimelineError, UnsupportedFormat
 from timeline.formats import LoadedTimeline, normalize_format, timeline_to_bytes
-from timeline.native_xml import FidelityReport, parse_document, serialize_document, xml_fidelity
+from timeline.native_xml import (
+    FidelityReport,
+    ParsedDocument,
+    StandIn,
+    parse_document,
+    serialize_document,
+    xml_fidelity,
+)
 from timeline.records import GeneratedAudio, SpottedClip
 from timeline.result import build_result, foley_lanes
 from timeline.timebase import timebase_of
@@ -59,6 +66,7 @@ def result_document(
             generated,
             handles_frames=handles_frames,
             file=loaded.source_name,
+            document=loaded.document,
         )
         return ResultDocument(data, target, native=True)
     if native and target == "aaf":
@@ -93,27 +101,46 @@ def patch_native(
     *,
     handles_frames: int,
     file: str,
+    document: ParsedDocument | None = None,
 ) -> bytes:
-    """The original document with the Foley lanes added (FCP 7 XML or FCPXML)."""
+    """The original document with the Foley lanes added (FCP 7 XML or FCPXML).
+
+    `document`: the tree read from `original` (ids checked), used instead of parsing it again
+    when it has not been taken by an earlier result.
+    """
     lanes = foley_lanes(spotted, generated)
     if format == "aaf":
         raise UnsupportedFormat("AAF results are patched by patch_aaf", file=file)
-    tree = parse_document(original, file=file)
+    tree = document.take() if document is not None else None
+    checked = tree is not None
+    if tree is None:
+        tree = parse_document(original, file=file)
     root = tree.getroot()
+    stand_ins: list[StandIn] = []
     try:
         if format == "fcp_xml":
-            fcp7_native.patch_document(
-                root, timeline_name, lanes, handles_frames=handles_frames, file=file
+            stand_ins = fcp7_native.patch_document(
+                root,
+                timeline_name,
+                lanes,
+                handles_frames=handles_frames,
+                file=file,
+                ids_checked=checked,
             )
         elif format == "fcpxml":
-            fcpxml_native.patch_document(
-                root, timeline_name, lanes, handles_frames=handles_frames, file=file
+            stand_ins = fcpxml_native.patch_document(
+                root,
+                timeline_name,
+                lanes,
+                handles_frames=handles_frames,
+                file=file,
+                ids_checked=checked,
             )
         else:
             raise UnsupportedFormat(f"no native writer for {format}", file=file)
     except TimelineError as error:
         raise error.with_file(file) from None
-    return serialize_document(tree, original)
+    return serialize_document(tree, original, stand_ins)
 
 
 def check_fidelity(original: bytes, result: bytes, format: str) -> FidelityReport:

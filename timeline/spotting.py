@@ -267,9 +267,10 @@ class _Spotter:
         """The media time of the file's first frame (seconds) and the media's frame rate."""
         available = reference.available_range
         if available is not None:
-            rate = self._exact(available.start_time.rate, clip)
+            start = available.start_time  # each access is a call into the bindings
+            rate = self._exact(start.rate, clip)
             extra["media_origin"] = "available_range"
-            return available.start_time.value / rate[1], rate
+            return start.value / rate[1], rate
         source_range = clip.source_range
         rate = self._exact(source_range.start_time.rate, clip) if source_range else None
         if media_path is not None and self._probe is not None:
