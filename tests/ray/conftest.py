@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -27,21 +30,58 @@ CLIP_FRAMES = 12  # 0.5 s at 24 fps
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[ModuleType]:
+    """A head node started by `ray start` in its own process, which this process joins.
+
+    Not `ray.init()` in this process: Ray starts its raylet with a Python `preexec_fn`, which
+    runs in the child of a fork, and by the time the Ray tests run this test process holds
+    dozens of threads from earlier tests (gRPC servers, worker pools); a lock one of them held
+    at the fork can hang the child before it execs. Two full-suite runs (never the Ray tests
+    alone) failed with "the current node timed out during startup" and no raylet log at all,
+    which fits that (the likely cause, not a proven one). `ray start` forks from a fresh,
+    single-threaded process, as a production head node does.
+    """
     ray = pytest.importorskip(
         "ray", reason="the ray executor needs the ray package: pip install 'foley-backend[ray]'"
     )
+    from ray._private.services import get_node_ip_address
+
     # Test engines travel to the actors by value: the actors cannot import tests/.
     ray.cloudpickle.register_pickle_by_value(ray_support)
-    ray.init(
-        address="local",  # never a cluster named by $RAY_ADDRESS
-        num_cpus=CLUSTER_CPUS,
-        object_store_memory=100 << 20,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
-    yield ray
-    ray.shutdown()
+    # A throwaway cluster on this machine: no token to hand from `ray start` to the driver.
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray_command = str(Path(sys.executable).with_name("ray"))
+    port = _free_port()
+    started = subprocess.run(
+        [
+            ray_command, "start", "--head", f"--port={port}", f"--num-cpus={CLUSTER_CPUS}",
+            f"--object-store-memory={100 << 20}", "--include-dashboard=false",
+            "--disable-usage-stats", f"--ray-client-server-port={_free_port()}",
+            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--runtime-env-agent-port={_free_port()}", f"--metrics-export-port={_free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    if started.returncode != 0:
+        raise RuntimeError(f"ray start failed ({started.returncode}): {started.stderr[-2000:]}")
+    try:
+        ray.init(
+            address=f"{get_node_ip_address()}:{port}",
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        yield ray
+    finally:
+        ray.shutdown()
+        subprocess.run([ray_command, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

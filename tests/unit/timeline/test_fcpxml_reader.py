@@ -133,9 +133,14 @@ def test_the_reader_is_linear() -> None:
     timings = []
     for data in (small, large):
         root = parse_document(data, file="t").getroot()
-        start = time.process_time()
-        read_fcpxml(root, file="t")
-        timings.append(time.process_time() - start)
+        # The best of three: one read on a loaded machine once took 36x (a pause, not the
+        # reader: repeated, 3,000 clips read in 12x the time of 300).
+        runs = []
+        for _ in range(3):
+            start = time.process_time()
+            read_fcpxml(root, file="t")
+            runs.append(time.process_time() - start)
+        timings.append(min(runs))
     assert timings[1] < 25 * max(timings[0], 0.005)
 
 
