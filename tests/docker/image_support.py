@@ -216,12 +216,18 @@ def wait_healthy(container: Any, timeout_s: float) -> str:
 
 @contextmanager
 def running_container(
-    docker_client: Any, tag: str, media_dir: Path, out_dir: Path
+    docker_client: Any,
+    tag: str,
+    media_dir: Path,
+    out_dir: Path,
+    serve_options: tuple[str, ...] = (),
 ) -> Iterator[tuple[Any, str]]:
     """`tag` started as documented (media read-only, /out writable), healthy; yields the
-    container and its gRPC address on this host."""
+    container and its gRPC address on this host. `serve_options` are passed as the container's
+    arguments, which the entrypoint adds to `foley-server serve`'s."""
     container = docker_client.containers.run(
         tag,
+        list(serve_options) or None,
         detach=True,
         ports={GRPC_PORT: ("127.0.0.1", None), METRICS_PORT: ("127.0.0.1", None)},
         volumes={

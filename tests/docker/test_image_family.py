@@ -32,6 +32,7 @@ from image_support import (
     layer_index,
     media_and_timeline,
     project_version,
+    read_samples,
     read_wav,
     run_build_py,
     run_in_image,
@@ -373,3 +374,126 @@ def test_image_without_weights_serves_procedural_and_writes_to_out(
     for audio in generated.audio_files.values():
         assert audio.report.engine == "procedural"
         assert str(audio.path).startswith("/out/job1/")
+
+
+# -- the library engine ------------------------------------------------------------------------
+
+LIBRARY_FPS = 24
+LIBRARY_FRAMES = 72
+LIBRARY_HITS = (20, 41, 60)  # the disc's wall hits: the events its one-shots must land on
+
+
+def test_library_engine_in_the_image_places_and_credits_the_mounted_files(
+    family: Family, docker_client: Any, tmp_path: Path
+) -> None:
+    """The CPU image serving `--engine library` from a generated library mounted read-only
+    under the media root: capabilities list it, each of the disc's hits holds its chosen
+    one-shot (attack within 2 ms), the report and the result timeline credit the files, and
+    the index is written under the container's work dir, never into the library."""
+    from fractions import Fraction
+    from itertools import pairwise
+
+    import opentimelineio as otio
+
+    from plugin_server.client import FoleyClient, GenerateOptions
+    from plugin_server.demo.media import BouncingDisc, write_scene_video
+    from plugin_server.engines.library.synthetic import find_placement, make_library
+
+    media_dir, out_dir = tmp_path / "media", tmp_path / "out"
+    out_dir.mkdir(parents=True)
+    out_dir.chmod(0o777)
+    library = make_library(media_dir / "SFX", seed=5)
+    disc = BouncingDisc(Fraction(LIBRARY_FPS), LIBRARY_FRAMES, LIBRARY_HITS)
+    video = write_scene_video(media_dir / "disc.mp4", disc, width=128, height=72)
+    # The container runs as uid 10001: every folder and file of the mount must be readable.
+    for path in [media_dir, *media_dir.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    library_before = sorted(
+        (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in library.root.rglob("*")
+    )
+
+    timeline = otio.schema.Timeline(name="docker-library")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Clip(
+            name="disc",
+            media_reference=otio.schema.ExternalReference(target_url=str(video.path)),
+            source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, LIBRARY_FPS),
+                otio.opentime.RationalTime(LIBRARY_FRAMES, LIBRARY_FPS),
+            ),
+        )
+    )
+    timeline.tracks.append(track)
+    edit = tmp_path / "edit.otio"
+    otio.adapters.write_to_file(timeline, str(edit))
+
+    options = GenerateOptions(prompt="door slam", seed=4, media_maps=[(str(media_dir), "/media")])
+    serve = ("--engine", "library", "--library", "/media/SFX")
+    with running_container(
+        docker_client, family.tags[SERVED_PRESET], media_dir, out_dir, serve
+    ) as (container, target):
+        with FoleyClient(target) as client:
+            capabilities = client.capabilities()
+            generated = client.generate(edit, tmp_path / "edit_foley.otio", options)
+        index_listing = container.exec_run(
+            ["find", "/var/lib/foley/library", "-name", "index.sqlite*", "-size", "+0"]
+        ).output.decode("utf-8", errors="replace")
+
+    engines = {engine.name: engine for engine in capabilities.engines}
+    assert capabilities.default_engine == "library"
+    assert engines["library"].available, engines["library"].reason
+    (listed,) = engines["library"].libraries
+    assert listed.path == "/media/SFX"
+    assert listed.files == len(library.one_shots) + len(library.beds) == 10
+    assert listed.bytes == sum(p.stat().st_size for p in [*library.one_shots, *library.beds])
+    assert listed.skipped_files == 0
+
+    assert [problem.reason for problem in generated.problems] == []
+    (audio,) = generated.audio_files.values()
+    assert audio.report.engine == "library"
+    parameters = audio.report.parameters
+    assert parameters["fallback"] is None
+    events = parameters["events"]
+    frame_s = 1 / LIBRARY_FPS
+    assert [round(event["time_s"] / frame_s) for event in events] == list(LIBRARY_HITS)
+
+    def on_host(container_path: str) -> Path:
+        assert container_path.startswith("/media/SFX/"), container_path
+        return media_dir / container_path.removeprefix("/media/")
+
+    samples = read_samples(audio.path)
+    assert read_wav(audio.path).sample_rate == 48_000
+    for event in events:
+        file = on_host(event["file"])
+        found = find_placement(samples, 48_000, file, library.one_shots[file], event["time_s"])
+        assert found.similarity > 0.9, (file, found)  # that file's waveform...
+        assert abs(found.attack_time_s - event["time_s"]) < 0.002, (file, found)  # ...on time
+    chosen = [event["file"] for event in events]
+    assert all(a != b for a, b in pairwise(chosen))  # never twice in a row
+
+    # Credits: the report and the result timeline name every file used and where.
+    placed = sorted((event["file"], event["time_s"]) for event in events)
+    credited = sorted(
+        (entry["path"], time) for entry in parameters["library_files"] for time in entry["times_s"]
+    )
+    assert credited == placed
+    result = otio.adapters.read_from_file(str(tmp_path / "edit_foley.otio"))
+    (foley_clip,) = [
+        clip for track in result.audio_tracks() for clip in track.find_clips()
+    ]  # fmt: skip
+    in_timeline = sorted(
+        (str(entry["path"]), float(time))
+        for entry in foley_clip.metadata["foley"]["library_files"]
+        for time in entry["times_s"]
+    )
+    assert in_timeline == placed
+
+    # The index lives under the container's work dir; the read-only library is untouched.
+    assert "/var/lib/foley/library/index.sqlite" in index_listing.split(), index_listing
+    library_after = sorted(
+        (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in library.root.rglob("*")
+    )
+    assert library_after == library_before
