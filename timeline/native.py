@@ -19,7 +19,6 @@ from timeline.formats import LoadedTimeline, normalize_format, timeline_to_bytes
 from timeline.native_xml import (
     FidelityReport,
     ParsedDocument,
-    StandIn,
     parse_document,
     serialize_document,
     xml_fidelity,
@@ -111,33 +110,23 @@ def patch_native(
     lanes = foley_lanes(spotted, generated)
     if format == "aaf":
         raise UnsupportedFormat("AAF results are patched by patch_aaf", file=file)
+    patchers = {"fcp_xml": fcp7_native.patch_document, "fcpxml": fcpxml_native.patch_document}
+    if format not in patchers:
+        raise UnsupportedFormat(f"no native writer for {format}", file=file)
     tree = document.take() if document is not None else None
     checked = tree is not None
     if tree is None:
         tree = parse_document(original, file=file)
     root = tree.getroot()
-    stand_ins: list[StandIn] = []
     try:
-        if format == "fcp_xml":
-            stand_ins = fcp7_native.patch_document(
-                root,
-                timeline_name,
-                lanes,
-                handles_frames=handles_frames,
-                file=file,
-                ids_checked=checked,
-            )
-        elif format == "fcpxml":
-            stand_ins = fcpxml_native.patch_document(
-                root,
-                timeline_name,
-                lanes,
-                handles_frames=handles_frames,
-                file=file,
-                ids_checked=checked,
-            )
-        else:
-            raise UnsupportedFormat(f"no native writer for {format}", file=file)
+        stand_ins = patchers[format](
+            root,
+            timeline_name,
+            lanes,
+            handles_frames=handles_frames,
+            file=file,
+            ids_checked=checked,
+        )
     except TimelineError as error:
         raise error.with_file(file) from None
     return serialize_document(tree, original, stand_ins)
