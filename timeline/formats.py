@@ -36,8 +36,7 @@ from timeline.errors import (
 from timeline.json_guard import check_otio_json
 from timeline.metadata import lookup
 from timeline.native_xml import ParsedDocument
-from timeline.output_rules import ALIASES as _ALIASES
-from timeline.output_rules import EDL_RESULT_NOTE, SUFFIXES, file_mode
+from timeline.output_rules import EDL_RESULT_NOTE, SUFFIXES, file_mode, normalize_format
 from timeline.selection import normalize_negative_track_starts, select_timeline
 from timeline.sniffing import sniff_format
 from timeline.timebase import NAMESPACE, timebase_of
@@ -83,18 +82,6 @@ def readable_formats() -> tuple[str, ...]:
 
 def writable_formats() -> tuple[str, ...]:
     return _WRITABLE
-
-
-def normalize_format(name: str, *, file: str | None = None) -> str:
-    """The canonical format name for `name` (accepts suffixes and adapter names)."""
-    key = name.strip().lower()
-    key = SUFFIXES.get(key if key.startswith(".") else f".{key}", key)
-    key = _ALIASES.get(key, key)
-    if key not in ADAPTERS:
-        raise UnknownFormat(
-            f"unknown timeline format {name!r}; known: {', '.join(ADAPTERS)}", file=file
-        )
-    return key
 
 
 def result_format(input_format: str, requested: str | None = None) -> tuple[str, tuple[str, ...]]:
