@@ -1,7 +1,7 @@
 """Benchmark: the procedural engine on a 30 s clip, one CPU core, decode excluded.
 
 The clip's frames are made beforehand and fed from memory exactly as the decoder would
-deliver them for a 24 fps source (small grey 64x36 frames at the engine's 60 fps analysis
+deliver them for a 24 fps source (small grey 128x72 frames at the engine's 60 fps analysis
 rate, repeats included), so the timing is analysis + synthesis only; the source resolution
 (1080p or any other) only matters to the decoder. Several prompts are timed, each the best
 of `--repeat` runs, and written as JSON naming the CPU. Both wall time and the process's CPU

@@ -17,8 +17,8 @@ import numpy as np
 
 from plugin_server.engines.base import EngineError
 from plugin_server.engines.procedural.analysis import (
-    ANALYSIS_HEIGHT,
-    ANALYSIS_WIDTH,
+    DECODE_HEIGHT,
+    DECODE_WIDTH,
     MotionAnalysis,
     analyse_motion,
     analysis_spec,
@@ -51,7 +51,8 @@ def detect_events(
     frames: Sequence[np.ndarray] | np.ndarray, fps: float | Fraction
 ) -> list[VisualEvent]:
     """Events in `frames`: uint8 pictures [H, W] grey or [H, W, 3] RGB, all of one size (any
-    size; they are area-averaged to the analysis' 64x36), picture i shown at i / fps seconds.
+    size; they are area-averaged to the analysis' 128x72 frames, halved again there), picture i
+    shown at i / fps seconds.
 
     Raises EngineError for an empty sequence, mixed sizes, another dtype or a rate <= 0.
     """
@@ -69,11 +70,11 @@ def detect_events(
 
 
 class _AreaShrink:
-    """Area-average resampling of [H, W] pictures to the analysis size (two small matrices)."""
+    """Area-average resampling of [H, W] pictures to the decode size (two small matrices)."""
 
     def __init__(self, width: int, height: int) -> None:
-        self._columns = _area_weights(width, ANALYSIS_WIDTH).T  # [W, 64]
-        self._rows = _area_weights(height, ANALYSIS_HEIGHT)  # [36, H]
+        self._columns = _area_weights(width, DECODE_WIDTH).T  # [W, 128]
+        self._rows = _area_weights(height, DECODE_HEIGHT)  # [72, H]
 
     def __call__(self, grey: np.ndarray) -> np.ndarray:
         small = self._rows @ grey.astype(np.float32) @ self._columns

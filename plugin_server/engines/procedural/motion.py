@@ -35,7 +35,11 @@ from plugin_server.engines.procedural.lighting import PairLighting, pair_lightin
 
 GRID_COLUMNS = 6
 GRID_ROWS = 4
-NOISE_FLOOR = 2.0 / 255.0  # |difference| below this is codec noise, not motion
+# |difference| below this is codec noise, not motion. analysis.py's (1, 3, 3, 1) halving keeps
+# less of a pixel's own noise than a 2x2 mean would (0.625 of it, for white noise), so the floor
+# sits lower than the 2 levels an area average needed; 1.75 was measured best with
+# onsets.OnsetThresholds (docs/engines.md, "Swings").
+NOISE_FLOOR = 1.75 / 255.0
 _FINE_BLUR_PX = 1.0
 _COARSE_BLUR_PX = 1.0
 # Half-resolution momentum in full-resolution units: 2 for the coordinate scale, 2 for the
@@ -48,7 +52,7 @@ _APPROACH_KEPT = 0.9  # motion into a contact keeps at least this share of its e
 _APPROACH_PAIRS = 5  # over the pairs before the one arriving
 _APPROACH_HISTORY = 2  # pairs before the one arriving, in the same shot, needed to judge it
 # A stop in a neighbourhood of windows counts the least motion of this many pairs arriving: a
-# thin edge that lines up with the 64x36 pixel grid (a pendulum's rope passing the vertical)
+# thin edge that lines up with the pixel grid (a pendulum's rope passing the vertical)
 # flares for one or two pairs and dims again, which is not a stop. Within one window a foot or
 # a ball may arrive in a single pair, so there only the pair arriving counts.
 _POOLED_ARRIVAL_PAIRS = 3

@@ -22,9 +22,10 @@ from scipy import ndimage
 
 @dataclass(frozen=True)
 class OnsetThresholds:
-    min_share: float = 0.22
+    min_share: float = 0.23
     min_prominence: float = 2.0
-    min_score_per_pixel: float = 6e-4  # mean grey level (0..1) of change per pixel
+    # Mean grey level (0..1) of change per pixel, with motion.NOISE_FLOOR (measured together).
+    min_score_per_pixel: float = 4.5e-4
     min_gap_s: float = 0.07
     min_gap_frames: int = 2
     context_frames: int = 3  # on each side, for the prominence median

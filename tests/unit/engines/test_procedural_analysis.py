@@ -73,7 +73,7 @@ def test_a_gliding_stop_and_a_ball_at_its_apex_make_no_event() -> None:
 
 
 def test_a_still_picture_has_no_events_and_no_intensity() -> None:
-    still = [np.full((36, 64), 90, np.uint8)] * 120
+    still = [np.full((72, 128), 90, np.uint8)] * 120
     analysis = analyse_motion(FramesInMemory(analysis_spec(), still, 2.0), 2.0, clip_id="a")
     assert len(analysis.onsets.times_s) == 0
     assert np.all(analysis.intensity == 0)
@@ -82,7 +82,7 @@ def test_a_still_picture_has_no_events_and_no_intensity() -> None:
 
 def test_sensor_noise_alone_is_not_an_event() -> None:
     rng = np.random.default_rng(0)
-    noisy = [np.clip(90 + rng.normal(0, 3, (36, 64)), 0, 255).astype(np.uint8) for _ in range(120)]
+    noisy = [np.clip(90 + rng.normal(0, 3, (72, 128)), 0, 255).astype(np.uint8) for _ in range(120)]
     analysis = analyse_motion(FramesInMemory(analysis_spec(), noisy, 2.0), 2.0, clip_id="a")
     assert len(analysis.onsets.times_s) == 0
 

@@ -160,7 +160,7 @@ class _WrongShapeSource:
 
 
 def test_a_source_returning_the_wrong_frames_is_a_typed_error(engine: ProceduralEngine) -> None:
-    with pytest.raises(EngineError, match=r"clip 'clip-1'.*grey 64x36"):
+    with pytest.raises(EngineError, match=r"clip 'clip-1'.*grey 128x72"):
         engine.generate(_request(frames=_WrongShapeSource(), duration_s=1.0))
 
 

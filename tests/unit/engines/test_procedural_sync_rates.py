@@ -118,12 +118,14 @@ def test_a_swaying_object_makes_no_sound_event(rate: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize("period_s", [2.2, 3.0])
 @pytest.mark.parametrize("rate", list(RATES))
 def test_a_slow_swing_makes_no_sound_event(rate: str, period_s: float, tmp_path: Path) -> None:
-    # Mid-swing the thin rope passes the vertical and stalls on the 64x36 grid for a picture or
-    # two, then catches up: a dim pair that read as a stop (before: 9 false events over these
-    # 20 clips, at 25 and 50 fps). A stop must now end motion sustained over three pairs and
-    # last 30 ms (two pairs at 50 fps).
+    # Mid-swing the thin rope passes the vertical and, on frames area-averaged straight to the
+    # 64x36 analysis size, stalled for a picture and caught up on the next: a dim pair that read
+    # as a stop. Small swings (0.15 and 0.3 rad, a rope moving 0.1 to 1 analysis pixel a
+    # picture) did it most: 12 false events in 7 of these 10 tests before frames were decoded
+    # at 128x72 and halved with a tent kernel.
     fps = RATES[rate]
-    swings = [(0.6, 7), (1.0, 3)]  # (amplitude in radians, background seed)
+    swings = [(0.15, 3), (0.3, 7), (0.6, 7), (1.0, 3)]  # (amplitude in radians, background)
+    false_events = {}
     for amplitude_rad, background in swings:
         pendulum = Pendulum(
             fps,
@@ -133,10 +135,12 @@ def test_a_slow_swing_makes_no_sound_event(rate: str, period_s: float, tmp_path:
             background_seed=background,
         )
         video = write_scene_video(
-            tmp_path / f"swing{background}.mp4", Noisy(pendulum), **SIZE, options=CAMERA
+            tmp_path / f"swing{amplitude_rad}.mp4", Noisy(pendulum), **SIZE, options=CAMERA
         )
         report = _report(video.path, video.duration_s)
-        assert report["onset_count"] == 0, (amplitude_rad, report["onset_times_s"])
+        if report["onset_count"]:
+            false_events[amplitude_rad] = report["onset_times_s"]
+    assert not false_events, false_events
 
 
 @pytest.mark.parametrize(("rate", "speed"), [("24", 2.0), ("50", 3.0)])
