@@ -39,7 +39,7 @@ ANALYSIS_HEIGHT = 36
 DECODE_WIDTH = 2 * ANALYSIS_WIDTH
 DECODE_HEIGHT = 2 * ANALYSIS_HEIGHT
 DEFAULT_ANALYSIS_FPS = Fraction(60)
-_CHUNK_FRAMES = 256
+CHUNK_FRAMES = 256  # frames analysed together (features, lighting)
 # Mean change per pixel (grey 0..1, per 1/24 s) that reads as intensity 1 - 1/e: a person
 # crossing a wide shot is ~0.008, a fast whole-frame pan several times more.
 _INTENSITY_REFERENCE = 0.008
@@ -118,7 +118,7 @@ def analyse_motion(
         _check_pixels(frame.pixels, clip_id)
         received += 1
         collector.add(frame.pixels, frame.record_time_s)
-        if collector.pending >= _CHUNK_FRAMES:
+        if collector.pending >= CHUNK_FRAMES:
             chunks.add(collector.take_chunk())
         if frame.record_time_s >= next_report * duration_s:
             report(min(frame.record_time_s / duration_s, 1.0))

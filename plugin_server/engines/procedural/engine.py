@@ -13,10 +13,7 @@ engines and are ignored:
 from __future__ import annotations
 
 import math
-import resource
-import sys
 import time
-import tracemalloc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,6 +32,7 @@ from plugin_server.engines.base import (
 from plugin_server.engines.procedural.analysis import (
     ANALYSIS_HEIGHT,
     ANALYSIS_WIDTH,
+    CHUNK_FRAMES,
     DEFAULT_ANALYSIS_FPS,
     MotionAnalysis,
     analyse_motion,
@@ -52,6 +50,13 @@ MAX_DURATION_S = 4 * 3600.0
 SAMPLE_RATE_RANGE = (8_000, 192_000)
 _OPTION_PREFIX = "procedural_"
 _MAX_LISTED_ONSETS = 500
+# Working memory, measured with tracemalloc (one thread, 2026-12-05): analysis holds one chunk
+# of frames and its features, about 125 KiB per analysed 128x72 frame; synthesis holds the mix
+# and the layer being rendered, up to about 6.1 times the float32 output for beds (2.5 for
+# event-only prompts); a few recipes keep fixed buffers of a few MB (thunder's rumble).
+_ANALYSIS_BYTES_PER_FRAME = 128 * 1024
+_SYNTHESIS_OUTPUT_MULTIPLE = 6.5
+_FIXED_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -104,41 +109,42 @@ class ProceduralEngine:
                 raise Cancelled(f"clip {request.clip_id!r} was cancelled during {stage[0]}")
 
         check_cancel()
-        with _PeakMemory() as memory:
-            started = time.perf_counter()
-            notify("analysis", 0.0)
-            analysis = self._analyse(request, check_cancel, notify)
-            notify("analysis", 100.0)
-            analysed = time.perf_counter()
-            stage[0] = "synthesis"
-            check_cancel()
-            notify("synthesis", 0.0)
-            plan = plan_from_prompt(
-                request.prompt, request.negative_prompt or request.settings.negative_prompt
-            )
-            cues = cues_from_analysis(
-                analysis,
-                sample_rate=request.sample_rate,
-                num_samples=request.num_samples,
-                material=plan.material,
-                rng=stream_for(request.seed, request.clip_id, "cues"),
-            )
-            samples = synthesize(
-                plan,
-                cues,
-                seed=request.seed,
-                clip_id=request.clip_id,
-                check_cancel=check_cancel,
-                report=lambda fraction: notify("synthesis", 100.0 * fraction),
-            )
-            finished = time.perf_counter()
+        started = time.perf_counter()
+        notify("analysis", 0.0)
+        analysis = self._analyse(request, check_cancel, notify)
+        notify("analysis", 100.0)
+        analysed = time.perf_counter()
+        stage[0] = "synthesis"
+        check_cancel()
+        notify("synthesis", 0.0)
+        plan = plan_from_prompt(
+            request.prompt, request.negative_prompt or request.settings.negative_prompt
+        )
+        cues = cues_from_analysis(
+            analysis,
+            sample_rate=request.sample_rate,
+            num_samples=request.num_samples,
+            material=plan.material,
+            rng=stream_for(request.seed, request.clip_id, "cues"),
+        )
+        samples = synthesize(
+            plan,
+            cues,
+            seed=request.seed,
+            clip_id=request.clip_id,
+            check_cancel=check_cancel,
+            report=lambda fraction: notify("synthesis", 100.0 * fraction),
+        )
+        finished = time.perf_counter()
         report = EngineReport(
             engine=ENGINE_NAME,
             model=MODEL_NAME,
             parameters=self._parameters(request, plan, analysis),
-            peak_memory_bytes=memory.peak_bytes,
+            peak_memory_bytes=estimated_peak_bytes(
+                len(analysis.frame_times_s), request.num_samples
+            ),
             stage_seconds={"analysis": analysed - started, "synthesis": finished - analysed},
-            notes=_notes(plan, analysis) + memory.notes,
+            notes=_notes(plan, analysis),
         )
         return ClipAudio(samples=samples, sample_rate=request.sample_rate, report=report)
 
@@ -237,36 +243,15 @@ def _notes(plan: SoundPlan, analysis: MotionAnalysis) -> tuple[str, ...]:
     return tuple(notes)
 
 
-class _PeakMemory:
-    """Peak bytes allocated during the block (tracemalloc, numpy buffers included).
+def estimated_peak_bytes(frames_analysed: int, num_samples: int) -> int:
+    """An upper estimate of one clip's working memory (bytes), from its size alone.
 
-    tracemalloc is process-wide: when someone else is already tracing (another clip on another
-    thread), it is left alone and the process's peak RSS growth is reported instead, with a note.
-    """
-
-    def __init__(self) -> None:
-        self.peak_bytes = 0
-        self.notes: tuple[str, ...] = ()
-        self._started_here = False
-        self._rss_before = 0
-
-    def __enter__(self) -> _PeakMemory:
-        if tracemalloc.is_tracing():
-            self._rss_before = _max_rss_bytes()
-        else:
-            tracemalloc.start()
-            self._started_here = True
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._started_here:
-            self.peak_bytes = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-        else:
-            self.peak_bytes = max(_max_rss_bytes() - self._rss_before, 0)
-            self.notes = ("peak memory is the process's peak RSS growth (tracemalloc was busy)",)
-
-
-def _max_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+    Not traced: `tracemalloc.start()`/`stop()` from a worker thread crashes CPython 3.11 when
+    another thread allocates at that moment without the GIL (numpy does; CPython gh-128679,
+    fixed in 3.12 and 3.13 only), and one clip's tracing would count its neighbours' memory
+    anyway. The coefficients were measured with tracemalloc in a process of its own;
+    tests/unit/engines/test_procedural_memory.py measures again and holds the estimate to
+    being at least the traced peak and at most 3.5 times it."""
+    analysis = _ANALYSIS_BYTES_PER_FRAME * min(frames_analysed, CHUNK_FRAMES + 1)
+    synthesis = _SYNTHESIS_OUTPUT_MULTIPLE * 4 * num_samples  # float32 output
+    return int(max(analysis, synthesis)) + _FIXED_BYTES
