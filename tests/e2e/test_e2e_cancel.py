@@ -16,11 +16,16 @@ from plugin_server.server.app import FoleyServer
 pytestmark = pytest.mark.slow
 
 CLIPS = 60
+# 4 s clips: the whole job took 5.3 s on this 2-core machine, idle (3.0 s with 2 s clips), so a
+# faster machine still cannot finish it before a cancel or the 1.5 s deadline lands.
+CLIP_FRAMES = 96
 
 
 def _long_job(media_root: Path) -> Path:
     path = media_root / "long_job.otio"
-    path.write_bytes(many_clip_timeline("file:///any/where/long.mov", CLIPS, clip_frames=48))
+    path.write_bytes(
+        many_clip_timeline("file:///any/where/long.mov", CLIPS, clip_frames=CLIP_FRAMES)
+    )
     return path
 
 

@@ -20,6 +20,9 @@ from plugin_server.client import FoleyClient, FoleyClientError, GenerateOptions
 pytestmark = pytest.mark.slow
 
 CLIPS = 30  # finished within the grace period
+# 8 s clips: the rest of the job must outlast the health check made right after SIGTERM (with
+# 1 s clips a loaded machine could finish all 30 first, and the server was gone).
+CLIP_FRAMES = 192
 LONG_CLIPS = 200  # certainly not finished 0.2 s after SIGTERM
 
 
@@ -56,9 +59,9 @@ def serve(tmp_path: Path, media_root: Path) -> Iterator:  # type: ignore[type-ar
         process.wait(10)
 
 
-def _job(media_root: Path, clips: int) -> Path:
+def _job(media_root: Path, clips: int, clip_frames: int = 24) -> Path:
     path = media_root / "shutdown_job.otio"
-    path.write_bytes(many_clip_timeline("file:///x/long.mov", clips, clip_frames=24))
+    path.write_bytes(many_clip_timeline("file:///x/long.mov", clips, clip_frames=clip_frames))
     return path
 
 
@@ -103,7 +106,7 @@ def test_sigterm_lets_the_job_in_flight_finish_and_refuses_new_ones(
     seen: dict = {}
     with FoleyClient(address) as client:
         result = client.generate(
-            _job(media_root, CLIPS),
+            _job(media_root, CLIPS, CLIP_FRAMES),
             tmp_path / "client" / "out.otio",
             GenerateOptions(server_output_dir="job"),
             on_event=_sigterm_after_first_clip(process, address, seen, tmp_path),

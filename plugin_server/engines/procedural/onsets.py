@@ -8,7 +8,8 @@ A frame is an onset when its impact score
 - is a sharp peak: `min_prominence` times the median score of the frames around it (three on
   each side), so a smooth deceleration (a glide coming to rest, the top of a ball's flight) or a
   shaky shot with a constant level of small reversals does not rattle;
-- is above an absolute floor per pixel, so grain in a still shot never triggers.
+- is above an absolute floor per pixel, so grain in a still shot never triggers (scaled with the
+  time between pictures: at 50 fps a pair holds half the motion it holds at 25).
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from scipy import ndimage
 class OnsetThresholds:
     min_share: float = 0.23
     min_prominence: float = 2.0
-    # Mean grey level (0..1) of change per pixel, with motion.NOISE_FLOOR (measured together).
+    # Mean grey level (0..1) of change per pixel, with motion.NOISE_FLOOR (measured together),
+    # for pictures `floor_pair_s` apart. A pair of pictures 20 ms apart holds half the motion
+    # of one 40 ms apart, so the floor scales with the time between pictures, down to
+    # `min_floor_scale` (grain does not shrink with it) and never above 1.
     min_score_per_pixel: float = 4.5e-4
+    floor_pair_s: float = 0.04
+    min_floor_scale: float = 0.5
     min_gap_s: float = 0.07
     min_gap_frames: int = 2
     context_frames: int = 3  # on each side, for the prominence median
@@ -76,15 +82,18 @@ def pick_onsets(
         score = np.where(unknown, 0.0, score)
     else:
         local_median = ndimage.median_filter(score, size=2 * context + 1, mode="nearest")
+    pair_s = float(np.median(np.diff(times_s)))
+    scale = min(1.0, max(pair_s / thresholds.floor_pair_s, thresholds.min_floor_scale))
+    floor = thresholds.min_score_per_pixel * scale * num_pixels
     # `approach` discounts frames the motion slowed into, for the share and the floor (squared:
     # a swing's turn arrives at ~40 % of its speed and reverses fully, twice a stop's score);
     # the prominence compares raw scores, so a discounted neighbour never lowers the bar.
     effective = score if approach is None else score * approach**2
-    share = effective / (local_energy + thresholds.min_score_per_pixel * num_pixels)
+    share = effective / (local_energy + floor)
     candidate = (
         (share >= thresholds.min_share)
         & (score >= thresholds.min_prominence * local_median)
-        & (effective >= thresholds.min_score_per_pixel * num_pixels)
+        & (effective >= floor)
     )
     chosen: list[int] = []
     gap = thresholds.min_gap_s
