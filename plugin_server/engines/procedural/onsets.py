@@ -14,7 +14,6 @@ A frame is an onset when its impact score
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,9 +75,12 @@ def pick_onsets(
         # they are left out of their neighbours' medians rather than counted as stillness.
         padded = np.pad(score, context, mode="edge")
         windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * context + 1)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: no median
-            local_median = np.nan_to_num(np.nanmedian(windows, axis=1), nan=0.0)
+        # Windows with nothing to judge have no median (0); they are left out of nanmedian,
+        # which would warn about them (silencing that would touch the process-wide warning
+        # filters from a worker thread).
+        judged = ~np.isnan(windows).all(axis=1)
+        local_median = np.zeros(len(windows))
+        local_median[judged] = np.nanmedian(windows[judged], axis=1)
         score = np.where(unknown, 0.0, score)
     else:
         local_median = ndimage.median_filter(score, size=2 * context + 1, mode="nearest")
