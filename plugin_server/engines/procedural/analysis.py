@@ -238,8 +238,8 @@ class _DistinctFrames:
         self.appear_times.append(time_s)
 
     def take_chunk(self) -> np.ndarray:
-        """Frames gathered so far as float32 [n, H, W] in 0..1; the last one is kept so the
-        next chunk's first pair joins this chunk's last frame."""
+        """Frames gathered so far, halved to the analysis size: float32 [n, 36, 64] in 0..1.
+        The last one is kept so the next chunk's first pair joins this chunk's last frame."""
         chunk = np.stack(self._chunk).astype(np.float32) * np.float32(1 / 255)
         self._chunk = self._chunk[-1:]
         return _halve(chunk)

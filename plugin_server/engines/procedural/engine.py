@@ -251,7 +251,7 @@ def estimated_peak_bytes(frames_analysed: int, num_samples: int) -> int:
     fixed in 3.12 and 3.13 only), and one clip's tracing would count its neighbours' memory
     anyway. The coefficients were measured with tracemalloc in a process of its own;
     tests/unit/engines/test_procedural_memory.py measures again and holds the estimate to
-    being at least the traced peak and at most 3.5 times it."""
+    being at least the traced peak and at most 3.5 times it plus 8 MiB."""
     analysis = _ANALYSIS_BYTES_PER_FRAME * min(frames_analysed, CHUNK_FRAMES + 1)
     synthesis = _SYNTHESIS_OUTPUT_MULTIPLE * 4 * num_samples  # float32 output
     return int(max(analysis, synthesis)) + _FIXED_BYTES
