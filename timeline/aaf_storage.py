@@ -295,34 +295,38 @@ class AAFObject:
 
     def weak_key(self, pid: int) -> bytes | None:
         """The key (an AUID or a mob id, as stored) a weak reference names."""
-        value = self.properties.get(pid)
-        if value is None:
+        data = self._stored(pid, SF_WEAK_OBJECT_REFERENCE, "a weak reference")
+        if data is None:
             return None
-        stored, data = value
-        if stored != SF_WEAK_OBJECT_REFERENCE or len(data) < 5:
+        if len(data) < 5:
             raise self.storage.malformed(f"property {pid:#06x} is not a weak reference")
         size = data[4]
         return data[5 : 5 + size]
 
     def strong(self, pid: int) -> AAFObject | None:
-        value = self.properties.get(pid)
-        if value is None:
+        data = self._stored(pid, SF_STRONG_OBJECT_REFERENCE, "a strong reference")
+        if data is None:
             return None
-        stored, data = value
-        if stored != SF_STRONG_OBJECT_REFERENCE:
-            raise self.storage.malformed(f"property {pid:#06x} is not a strong reference")
         child = self.storage.child(self.index, _utf16(data))
         if child is None:
             raise self.storage.malformed(f"{self.path_name!r} refers to a missing object")
         return AAFObject(self.storage, child, f"{self.path}/{_utf16(data)}")
 
-    def _index(self, pid: int, stored_format: int) -> tuple[str, bytes] | None:
+    def _stored(self, pid: int, stored_format: int, what: str) -> bytes | None:
+        """The property's bytes when it is stored as `stored_format` (`what`, for the error);
+        None when the object does not have it."""
         value = self.properties.get(pid)
         if value is None:
             return None
         stored, data = value
         if stored != stored_format:
-            raise self.storage.malformed(f"property {pid:#06x} has format {stored:#x}")
+            raise self.storage.malformed(f"property {pid:#06x} is not {what} ({stored:#x})")
+        return data
+
+    def _index(self, pid: int, stored_format: int) -> tuple[str, bytes] | None:
+        data = self._stored(pid, stored_format, f"stored as {stored_format:#x}")
+        if data is None:
+            return None
         name = _utf16(data)
         index_entry = self.storage.child(self.index, f"{name} index")
         if index_entry is None:
